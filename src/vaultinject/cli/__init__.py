@@ -1,0 +1,45 @@
+"""The `vaultinject` command. Subcommands are imported lazily so `vaultinject agent` stays fast."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from importlib import import_module
+
+from vaultinject import __version__
+
+# subcommand -> (module, one-line help). Each module has `main(argv) -> int`.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "inject": ("vaultinject.cli.inject", "inject Vault agents into manifests and print the result"),
+    "explain": ("vaultinject.cli.explain", "say what would be injected into each pod, and why"),
+    "agent": ("vaultinject.agent.__main__", "run the in-pod agent (init, sidecar or native mode)"),
+    "lab": ("vaultinject.cli.lab", "run the local emulated Kubernetes API server and Vault server"),
+}
+
+
+def _usage() -> str:
+    lines = [f"vaultinject {__version__}", "", "usage: vaultinject <command> [options]", "", "commands:"]
+    lines += [f"  {name:<9} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    lines += [
+        "  version   print the version",
+        "",
+        "Run `vaultinject <command> --help` for a command's options.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch to a subcommand; return the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command in {"version", "--version"}:
+        print(__version__)
+        return 0
+    if command not in SUBCOMMANDS:
+        print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    run: Callable[[list[str]], int] = import_module(SUBCOMMANDS[command][0]).main
+    return run(rest)

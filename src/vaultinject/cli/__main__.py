@@ -1,0 +1,5 @@
+import sys
+
+from vaultinject.cli import main
+
+sys.exit(main())
