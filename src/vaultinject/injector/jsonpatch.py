@@ -121,6 +121,8 @@ def _apply_one(document: Any, operation: dict[str, Any]) -> Any:
     if op == "remove":
         return _remove(document, path)[0]
     if op == "replace":
+        if path == "":
+            return copy_json(operation["value"])
         _resolve(document, path)
         return _add(_remove(document, path)[0], path, copy_json(operation["value"]))
     if op == "move":
