@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import jsonpatch as reference
@@ -72,12 +73,14 @@ def test_any_annotations_give_a_spec_error_or_a_valid_pod_with_an_exact_patch(
     annotations: dict[str, str], with_init: bool, with_token: bool
 ) -> None:
     pod = a_pod(annotations, with_init, with_token)
+    original = copy.deepcopy(pod)
     try:
         result = inject(pod, SETTINGS)
     except SpecError as caught:
         error: SpecError | None = caught
     else:
         error = None
+    assert pod == original, "inject must never modify its input"
     event("rejected" if error else "injected")
     if error is not None:
         assert error.annotation.startswith((VAULT, "vaultinject.io/"))

@@ -19,7 +19,10 @@ __all__ = ["INIT_CONTAINER", "SIDECAR", "Decision", "Injection", "SpecError", "d
 
 
 class Injection(NamedTuple):
-    """The outcome for one pod: the mutated pod and its patch, or why it passes untouched."""
+    """The outcome for one pod: the mutated pod and its patch, or why it passes untouched.
+
+    `pod` shares the parts injection did not change with the input pod: treat both as read-only.
+    """
 
     pod: dict[str, Any]
     patch: list[dict[str, Any]]
@@ -43,8 +46,36 @@ def inject(
     namespace = namespace or (pod.get("metadata") or {}).get("namespace") or "default"
     decision = decide(pod, namespace)
     if not decision.inject:
-        return Injection(jsonpatch.copy_json(pod), [], None, (), decision.reason)
+        return Injection(dict(pod), [], None, (), decision.reason)
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     spec = parse(annotations, settings)
-    mutated, warnings = mutate(dict(pod), spec, settings)
-    return Injection(mutated, jsonpatch.diff(pod, mutated), spec, tuple(warnings), decision.reason)
+    mutated, warnings = mutate(pod, spec, settings)
+    return Injection(mutated, pod_patch(pod, mutated), spec, tuple(warnings), decision.reason)
+
+
+# The only places injection changes; the patch is computed from their final values.
+TOUCHED = (
+    ("metadata", "annotations"),
+    ("spec", "volumes"),
+    ("spec", "initContainers"),
+    ("spec", "containers"),
+)
+
+
+def pod_patch(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The RFC 6902 patch from `before` to `after`, which differ only where injection writes."""
+    ops: list[dict[str, Any]] = []
+    for section, key in TOUCHED:
+        old, new = before.get(section) or {}, after[section]
+        if section not in before:
+            ops.append({"op": "add", "path": f"/{section}", "value": {}})
+        ops += jsonpatch.diff({key: old[key]} if key in old else {}, {key: new[key]}, f"/{section}")
+    if before.get("spec", {}).get("shareProcessNamespace") != after["spec"].get("shareProcessNamespace"):
+        ops.append(
+            {
+                "op": "add",
+                "path": "/spec/shareProcessNamespace",
+                "value": after["spec"]["shareProcessNamespace"],
+            }
+        )
+    return ops

@@ -49,9 +49,9 @@ def _base(name: str, mode: str, context: AgentContext) -> dict[str, Any]:
         "image": spec.image,
         "command": list(AGENT_COMMAND),
         "args": ["--mode", mode],
-        "env": jsonpatch.copy_json(context.env),
+        "env": list(context.env),  # entries are shared, never modified in place
         "resources": _resources(spec),
-        "volumeMounts": jsonpatch.copy_json(context.mounts),
+        "volumeMounts": [dict(mount) for mount in context.mounts],
         # `kubectl describe` shows the agent's last log lines when it fails.
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }

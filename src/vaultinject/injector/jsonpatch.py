@@ -19,12 +19,14 @@ class PatchError(ValueError):
 
 def escape(token: str) -> str:
     """A JSON pointer reference token (RFC 6901)."""
-    return token.replace("~", "~0").replace("/", "~1")
+    if "~" in token or "/" in token:
+        return token.replace("~", "~0").replace("/", "~1")
+    return token
 
 
 def pointer(*tokens: str | int) -> str:
     """A JSON pointer from path tokens."""
-    return "".join("/" + escape(str(token)) for token in tokens)
+    return "".join(f"/{escape(str(token))}" for token in tokens)
 
 
 def copy_json(document: Any) -> Any:
@@ -34,6 +36,10 @@ def copy_json(document: Any) -> Any:
 
 def diff(old: Any, new: Any, path: str = "") -> Patch:
     """A patch that turns `old` into `new`: element-wise where a list only gained items, in place."""
+    if old is new:
+        return []
+    if type(old) is type(new) and old == new and _strictly_equal(old, new):
+        return []  # most of a pod is untouched: compare it in C rather than walk it
     if _same_kind(old, new) and isinstance(old, dict):
         return _diff_objects(old, new, path)
     if _same_kind(old, new) and isinstance(old, list):
@@ -41,6 +47,11 @@ def diff(old: Any, new: Any, path: str = "") -> Patch:
     if _same_kind(old, new) and old == new:
         return []
     return [{"op": "replace", "path": path, "value": new}]
+
+
+def _strictly_equal(old: Any, new: Any) -> bool:
+    """Python's == treats True as 1; JSON does not."""
+    return not isinstance(old, dict | list) or json.dumps(old) == json.dumps(new)
 
 
 def _same_kind(old: Any, new: Any) -> bool:
@@ -53,12 +64,12 @@ def _same_kind(old: Any, new: Any) -> bool:
 
 
 def _diff_objects(old: dict[str, Any], new: dict[str, Any], path: str) -> Patch:
-    ops: Patch = [{"op": "remove", "path": path + pointer(key)} for key in old if key not in new]
+    ops: Patch = [{"op": "remove", "path": f"{path}/{escape(key)}"} for key in old if key not in new]
     for key, value in new.items():
         if key not in old:
-            ops.append({"op": "add", "path": path + pointer(key), "value": value})
+            ops.append({"op": "add", "path": f"{path}/{escape(key)}", "value": value})
         else:
-            ops += diff(old[key], value, path + pointer(key))
+            ops += diff(old[key], value, f"{path}/{escape(key)}")
     return ops
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from vaultinject.injector import names
@@ -34,13 +35,17 @@ class TokenSource(NamedTuple):
     file: str  # the token file inside the agent containers
 
 
-def mutate(pod: Json, spec: InjectionSpec, settings: Settings) -> tuple[Json, list[str]]:
-    """Return an injected copy of `pod` and warnings for the operator; raise SpecError if impossible."""
-    pod = copy_json(pod)
+def mutate(pod: Mapping[str, Any], spec: InjectionSpec, settings: Settings) -> tuple[Json, list[str]]:
+    """Return an injected `pod` and warnings for the operator; raise SpecError if impossible.
+
+    Copy on write: the input is never modified, and the result shares every part injection does not
+    change with it (so the patch is computed quickly, by identity, from the final lists).
+    """
     warnings = list(spec.warnings)
-    metadata = pod.setdefault("metadata", {})
+    metadata = dict(pod.get("metadata") or {})
     annotations = metadata.get("annotations") or {}
-    pod_spec = pod.setdefault("spec", {})
+    pod_spec = dict(pod.get("spec") or {})
+    pod = {**pod, "metadata": metadata, "spec": pod_spec}
     if STATUS in annotations:
         _strip_previous_injection(pod_spec)
     else:
@@ -64,18 +69,19 @@ def _strip_previous_injection(pod_spec: Json) -> None:
     """Re-injection (status other than `injected`, e.g. `update`): remove what an earlier one added."""
     for key in ("initContainers", "containers"):
         kept = [c for c in pod_spec.get(key) or [] if c.get("name") not in names.AGENT_CONTAINERS]
-        for container in kept:
-            container["volumeMounts"] = [
-                m
-                for m in container.get("volumeMounts") or []
-                if not names.is_injected_volume(m.get("name", ""))
-            ]
         if key in pod_spec:
-            pod_spec[key] = kept
+            pod_spec[key] = [_without_injected_mounts(container) for container in kept]
     if "volumes" in pod_spec:
         pod_spec["volumes"] = [
             v for v in pod_spec["volumes"] or [] if not names.is_injected_volume(v.get("name", ""))
         ]
+
+
+def _without_injected_mounts(container: Json) -> Json:
+    mounts = [
+        m for m in container.get("volumeMounts") or [] if not names.is_injected_volume(m.get("name", ""))
+    ]
+    return {**container, "volumeMounts": mounts} if "volumeMounts" in container else container
 
 
 def _check_name_collisions(pod_spec: Json) -> None:
@@ -194,12 +200,11 @@ def _secret_mounts(spec: InjectionSpec) -> list[Json]:
 
 
 def _volumes(spec: InjectionSpec, token: TokenSource, settings: Settings) -> list[Json]:
-    memory = {"emptyDir": {"medium": "Memory"}}
     volumes: list[Json] = [
         {"name": names.STATE_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
         {"name": names.PODINFO_VOLUME, "downwardAPI": {"items": [_downward_annotations()]}},
     ]
-    volumes += [{"name": mount["name"], **copy_json(memory)} for mount in _secret_mounts(spec)]
+    volumes += [{"name": mount["name"], "emptyDir": {"medium": "Memory"}} for mount in _secret_mounts(spec)]
     if spec.extra_secret:
         volumes.append({"name": names.EXTRA_SECRET_VOLUME, "secret": {"secretName": spec.extra_secret}})
     if spec.vault.tls_secret:
@@ -287,14 +292,14 @@ def _mount_secrets(pod_spec: Json, spec: InjectionSpec, warnings: list[str]) -> 
                 f"{vault_key('agent-inject-containers')}: no container named {', '.join(missing)}; "
                 "they get no secrets"
             )
-    targets = [c for c in app if wanted is None or c.get("name") in wanted]
-    if _has_init_agent(spec):
-        targets += list(pod_spec.get("initContainers") or [])
-    for container in targets:
-        _add_mounts(container, mounts)
+    pod_spec["containers"] = [
+        _with_mounts(c, mounts) if wanted is None or c.get("name") in wanted else c for c in app
+    ]
+    if _has_init_agent(spec) and pod_spec.get("initContainers"):
+        pod_spec["initContainers"] = [_with_mounts(c, mounts) for c in pod_spec["initContainers"]]
 
 
-def _add_mounts(container: Json, mounts: list[Json]) -> None:
+def _with_mounts(container: Json, mounts: list[Json]) -> Json:
     existing = container.get("volumeMounts") or []
     taken = {m.get("mountPath") for m in existing}
     for mount in mounts:
@@ -304,7 +309,7 @@ def _add_mounts(container: Json, mounts: list[Json]) -> None:
                 f"container {container.get('name')!r} already mounts something at {mount['mountPath']}; "
                 "choose another secret-volume-path",
             )
-    container["volumeMounts"] = existing + copy_json(mounts)
+    return {**container, "volumeMounts": existing + [dict(mount) for mount in mounts]}
 
 
 def _has_init_agent(spec: InjectionSpec) -> bool:

@@ -112,6 +112,7 @@ class _Reader:
 
     def __init__(self, annotations: Mapping[str, str]) -> None:
         self.annotations = annotations
+        self.sorted_keys = sorted(annotations)
         self.errors: list[SpecError] = []
         self.warnings: list[str] = []
 
@@ -147,7 +148,7 @@ class _Reader:
     def keys_with_prefix(self, prefix: str) -> Iterator[tuple[str, str, str]]:
         """(suffix, full key, value) of every annotation under `vault.hashicorp.com/<prefix>`."""
         full_prefix = VAULT_PREFIX + prefix
-        for key in sorted(self.annotations):
+        for key in self.sorted_keys:
             if key.startswith(full_prefix):
                 yield key[len(full_prefix) :], key, self.annotations[key]
 
@@ -211,7 +212,7 @@ def _build(reader: _Reader, settings: Settings) -> InjectionSpec:
 
 
 def _check_unknown_keys(reader: _Reader) -> None:
-    for key in sorted(reader.annotations):
+    for key in reader.sorted_keys:
         if key.startswith(VAULTINJECT_PREFIX) and key[len(VAULTINJECT_PREFIX) :] not in EXTENSION_KEYS:
             known = ", ".join(VAULTINJECT_PREFIX + name for name in sorted(EXTENSION_KEYS))
             reader.fail(key, f"unknown vaultinject annotation; the known ones are {known}")
@@ -349,7 +350,7 @@ def _secrets(
 def _secret_keys(reader: _Reader) -> list[str]:
     """Every raw secret name, in a stable order: created by a non-blank secret, template or template file."""
     keys: dict[str, None] = {}
-    for key in sorted(reader.annotations):
+    for key in reader.sorted_keys:
         if not key.startswith(VAULT_PREFIX) or not reader.annotations[key].strip():
             continue
         suffix = key[len(VAULT_PREFIX) :]

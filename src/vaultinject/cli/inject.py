@@ -1,0 +1,58 @@
+"""`vaultinject inject`: inject agents into manifests, like the webhook would at admission."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from vaultinject.cli.manifests import ManifestError, dump, pod_ref, read_documents
+from vaultinject.cli.options import add_settings_options, add_source_options, settings_from
+from vaultinject.injector import SpecError, inject
+from vaultinject.spec import SettingsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vaultinject inject",
+        description="Inject Vault agents into every pod (or pod template) that opts in, pass everything "
+        "else through unchanged, and print the result.",
+    )
+    add_source_options(parser)
+    parser.add_argument(
+        "-o", "--output", choices=("yaml", "json"), default="yaml", help="output format (yaml)"
+    )
+    add_settings_options(parser)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Print the injected manifests; on any rejected pod print only the errors and exit 1."""
+    arguments = build_parser().parse_args(argv)
+    try:
+        settings = settings_from(arguments)
+        documents = read_documents(arguments.filename)
+    except (SettingsError, ManifestError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, SettingsError) else 1
+    errors: list[str] = []
+    for document in documents:
+        ref = pod_ref(document, arguments.namespace)
+        if ref is None:
+            continue
+        try:
+            result = inject(ref.as_pod(), settings, ref.namespace)
+        except SpecError as error:
+            errors += [f"error: {ref.label}: {each}" for each in error.errors]
+            continue
+        for warning in result.warnings:
+            print(f"warning: {ref.label}: {warning}", file=sys.stderr)
+        if result.injected:
+            ref.update(result.pod)
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        return 1
+    if not documents:
+        print("error: the input holds no Kubernetes objects", file=sys.stderr)
+        return 1
+    sys.stdout.write(dump(documents, arguments.output))
+    return 0
