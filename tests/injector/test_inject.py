@@ -479,3 +479,9 @@ def test_a_pod_without_annotations_map_gets_one() -> None:
 
 def test_warnings_from_the_spec_are_returned() -> None:
     assert any("go-max-procs has no effect" in w for w in run(make_pod(opted_in(go_max_procs="4"))).warnings)
+
+
+def test_sidecar_only_on_a_pod_without_init_containers_adds_no_init_list() -> None:
+    result = run(make_pod(opted_in(agent_pre_populate="false"), init=False))
+    assert "initContainers" not in result.pod["spec"]
+    assert names(result.pod["spec"]["containers"])[-1] == "vault-agent"

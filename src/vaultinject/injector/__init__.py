@@ -53,29 +53,22 @@ def inject(
     return Injection(mutated, pod_patch(pod, mutated), spec, tuple(warnings), decision.reason)
 
 
-# The only places injection changes; the patch is computed from their final values.
-TOUCHED = (
-    ("metadata", "annotations"),
-    ("spec", "volumes"),
-    ("spec", "initContainers"),
-    ("spec", "containers"),
-)
+# The only places injection writes; the patch is computed from their final values.
+TOUCHED = {
+    "metadata": ("annotations",),
+    "spec": ("volumes", "initContainers", "containers", "shareProcessNamespace"),
+}
 
 
 def pod_patch(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The RFC 6902 patch from `before` to `after`, which differ only where injection writes."""
-    ops: list[dict[str, Any]] = []
-    for section, key in TOUCHED:
-        old, new = before.get(section) or {}, after[section]
-        if section not in before:
-            ops.append({"op": "add", "path": f"/{section}", "value": {}})
-        ops += jsonpatch.diff({key: old[key]} if key in old else {}, {key: new[key]}, f"/{section}")
-    if before.get("spec", {}).get("shareProcessNamespace") != after["spec"].get("shareProcessNamespace"):
-        ops.append(
-            {
-                "op": "add",
-                "path": "/spec/shareProcessNamespace",
-                "value": after["spec"]["shareProcessNamespace"],
-            }
-        )
-    return ops
+    return jsonpatch.diff(_touched(before), _touched(after))
+
+
+def _touched(pod: Mapping[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {}
+    for section, keys in TOUCHED.items():
+        if section in pod:
+            part = pod[section] or {}
+            view[section] = {key: part[key] for key in keys if key in part}
+    return view
