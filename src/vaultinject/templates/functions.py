@@ -1,0 +1,553 @@
+"""consul-template's template functions, as Vault Agent exposes them.
+
+Functions that reach Vault or the environment go through the render's
+:class:`SecretSource`; nothing here reads files, runs programs or opens sockets.
+"""
+
+from __future__ import annotations
+
+import time
+
+from . import timefmt
+from .builtins import BUILTINS
+from .funcdef import ANY, ANYS, INT, STRING, STRINGS, FuncError, GoFunc, func
+from .gofmt import from_go_bytes, go_bytes, go_quote
+from .jsonenc import marshal
+from .parser import GO_SPACE
+from .structured import to_toml, to_yaml
+from .values import (
+    FLOAT,
+    SLICE,
+    Int64,
+    NilStrList,
+    PemEncoded,
+    Secret,
+    StrList,
+    go_kind,
+    go_type_name,
+)
+from .values import (
+    INT as INT_KIND,
+)
+from .values import (
+    STRING as STRING_KIND,
+)
+
+TYPE_CHECKING = False  # typing is not imported at run time: importing this package must stay cheap.
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .source import SecretSource
+
+
+class RenderContext:
+    """Per-render state the source-backed functions need."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: SecretSource) -> None:
+        self.source = source
+
+
+def _kv_params(items: tuple[str, ...]) -> dict[str, str]:
+    data: dict[str, str] = {}
+    for item in items:
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise FuncError(f"not k=v pair {go_quote(item)}")
+        data[key.strip(GO_SPACE)] = value.strip(GO_SPACE)
+    return data
+
+
+def _secret(ctx: RenderContext, *args: str) -> object:
+    if not args:
+        return None
+    path, rest = args[0], args[1:]
+    params = _kv_params(rest) if rest else None
+    return ctx.source.secret(path, params)
+
+
+def _secrets(ctx: RenderContext, path: str) -> StrList:
+    if not path:
+        return NilStrList()
+    return StrList(ctx.source.secrets(path))
+
+
+def _pki_cert(ctx: RenderContext, *args: str) -> object:
+    if not args:
+        return None
+    result = ctx.source.pki_cert(args[0], _kv_params(args[1:]))
+    if isinstance(result, Secret):
+        return PemEncoded.from_secret(result)
+    return result
+
+
+def _env(ctx: RenderContext, name: str) -> str:
+    return ctx.source.env(name)
+
+
+def _env_or_default(ctx: RenderContext, name: str, default: str) -> str:
+    value = ctx.source.env(name)
+    return value if value != "" else default
+
+
+def _must_env(ctx: RenderContext, name: str) -> str:
+    value = ctx.source.env(name)
+    if value == "":
+        raise FuncError(f"required environment variable {name} is empty")
+    return value
+
+
+# Encoders.
+
+
+def _marshal(name: str, value: object, indent: str | None = None, escape_html: bool = True) -> str:
+    try:
+        return marshal(value, indent=indent, escape_html=escape_html)
+    except FuncError as exc:
+        raise FuncError(f"{name}: {exc}") from None
+
+
+def _to_json(value: object) -> str:
+    return _marshal("toJSON", value).strip(GO_SPACE)
+
+
+def _to_json_pretty(value: object) -> str:
+    return _marshal("toJSONPretty", value, indent="  ").strip(GO_SPACE)
+
+
+def _to_unescaped_json(value: object) -> str:
+    return _marshal("toUnescapedJSON", value, escape_html=False)
+
+
+def _to_unescaped_json_pretty(value: object) -> str:
+    return _marshal("toUnescapedJSONPretty", value, indent="  ", escape_html=False)
+
+
+def _to_yaml(value: object) -> str:
+    return to_yaml(value).strip(GO_SPACE)
+
+
+def _to_toml(value: object) -> str:
+    return to_toml(value).strip(GO_SPACE)
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(name)
+
+
+def _parse_json(text: str) -> object:
+    import json
+
+    if text == "":
+        return {}
+    try:
+        return json.loads(text, parse_int=float, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise FuncError(_json_error(text, exc.pos, exc.msg)) from None
+    except ValueError as exc:
+        raise FuncError(f"invalid character {exc.args[0][0]!r} looking for beginning of value") from None
+
+
+def _json_error(text: str, pos: int, msg: str) -> str:
+    if pos >= len(text.rstrip()):
+        return "unexpected end of JSON input"
+    char = text[pos]
+    for prefix, context in _JSON_CONTEXTS:
+        if msg.startswith(prefix):
+            return f"invalid character {_rune(char)} {context}"
+    return f"invalid character {_rune(char)} looking for beginning of value"
+
+
+# Python's json messages and the scanner states Go names in its errors.
+_JSON_CONTEXTS = (
+    ("Extra data", "after top-level value"),
+    ("Expecting property name", "looking for beginning of object key string"),
+    ("Expecting ':'", "after object key"),
+    ("Expecting ',' delimiter", "after object key:value pair"),
+)
+
+
+def _rune(char: str) -> str:
+    from .gofmt import go_quote_rune
+
+    return go_quote_rune(ord(char))
+
+
+# Base64.
+
+
+def _b64_decode(name: str, text: str, altchars: bytes | None) -> str:
+    import base64
+    import binascii
+
+    data = text.replace("\r", "").replace("\n", "")
+    try:
+        decoded = base64.b64decode(data.encode("ascii"), altchars=altchars, validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise FuncError(
+            f"{name}: illegal base64 data at input byte {_bad_b64_byte(data, altchars)}"
+        ) from None
+    return from_go_bytes(decoded)
+
+
+def _bad_b64_byte(data: str, altchars: bytes | None) -> int:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" + (
+        altchars.decode() if altchars else "+/"
+    )
+    for index, char in enumerate(data):
+        if char not in alphabet:
+            return index
+    return len(data) - len(data) % 4 if len(data) % 4 else len(data)
+
+
+def _base64_decode(text: str) -> str:
+    return _b64_decode("base64Decode", text, None)
+
+
+def _base64_url_decode(text: str) -> str:
+    return _b64_decode("base64URLDecode", text, b"-_")
+
+
+def _base64_encode(text: str) -> str:
+    import base64
+
+    return base64.b64encode(go_bytes(text)).decode("ascii")
+
+
+def _base64_url_encode(text: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(go_bytes(text)).decode("ascii")
+
+
+# Strings.
+
+
+def _split(sep: str, text: str) -> StrList:
+    text = text.strip(GO_SPACE)
+    if text == "":
+        return StrList()
+    if sep == "":
+        return StrList(text)
+    return StrList(text.split(sep))
+
+
+def _join(sep: str, items: StrList) -> str:
+    return sep.join(items)
+
+
+def _trim_space(text: str) -> str:
+    return text.strip(GO_SPACE)
+
+
+def _trim(cutset: str, text: str) -> str:
+    return text.strip(cutset) if cutset else text
+
+
+def _trim_prefix(prefix: str, text: str) -> str:
+    return text[len(prefix) :] if prefix and text.startswith(prefix) else text
+
+
+def _trim_suffix(suffix: str, text: str) -> str:
+    return text[: -len(suffix)] if suffix and text.endswith(suffix) else text
+
+
+def _replace_all(old: str, new: str, text: str) -> str:
+    return text.replace(old, new)
+
+
+def _simple_case(text: str, upper: bool) -> str:
+    """strings.ToUpper/ToLower: one-to-one rune mappings only, as Go's unicode tables."""
+    if text.isascii():
+        return text.upper() if upper else text.lower()
+    out = []
+    for char in text:
+        mapped = char.upper() if upper else char.lower()
+        if char == "\u0130" and not upper:
+            mapped = "i"
+        out.append(mapped if len(mapped) == 1 else char)
+    return "".join(out)
+
+
+def _to_upper(text: str) -> str:
+    return _simple_case(text, upper=True)
+
+
+def _to_lower(text: str) -> str:
+    return _simple_case(text, upper=False)
+
+
+_MID_WORD = "'.:\u00b7\u2019\u2018\u2024\ufe52\ufe55\uff07\uff0e\uff1a"
+
+
+def _to_title(text: str) -> str:
+    """cases.Title(language.Und, cases.NoLower): upper-case each word's first letter."""
+    out = []
+    in_word = False
+    for index, char in enumerate(text):
+        word_char = char.isalnum() or char == "_"
+        if word_char:
+            if not in_word:
+                titled = char.title()
+                out.append(titled if len(titled) == 1 else char)
+            else:
+                out.append(char)
+            in_word = True
+            continue
+        joins = (
+            in_word
+            and char in _MID_WORD
+            and index + 1 < len(text)
+            and (text[index + 1].isalnum() or text[index + 1] == "_")
+        )
+        in_word = joins
+        out.append(char)
+    return "".join(out)
+
+
+def _indent(spaces: int, text: str) -> str:
+    if spaces < 0:
+        raise FuncError("indent value must be a positive integer")
+    prefix = " " * spaces
+    out = []
+    at_line_start = True
+    for char in text:
+        if at_line_start and char != "\n":
+            out.append(prefix)
+        out.append(char)
+        at_line_start = char == "\n"
+    return "".join(out)
+
+
+# Membership.
+
+
+def _element_matches(item: object, value: object) -> bool:
+    """consul-template's "in" equality: ints with ints, floats with floats, same-typed strings."""
+    item_kind, value_kind = go_kind(item), go_kind(value)
+    if item_kind == INT_KIND and value_kind == INT_KIND:
+        return int(str(item)) == int(str(value))
+    if item_kind == FLOAT and value_kind == FLOAT:
+        return item == value
+    if item_kind == STRING_KIND:
+        return go_type_name(item) == go_type_name(value) and str(item) == str(value)
+    return False
+
+
+def _in(container: object, value: object) -> bool:
+    kind = go_kind(container)
+    if kind == SLICE:
+        return any(_element_matches(item, value) for item in container)  # type: ignore[attr-defined]
+    if kind == STRING_KIND:
+        return go_type_name(value) == go_type_name(container) and str(value) in str(container)
+    return False
+
+
+def _contains(value: object, container: object) -> bool:
+    return _in(container, value)
+
+
+def _contains_some(all_mode: bool, invert: bool) -> Any:
+    def check(values: list[object], container: object) -> bool:
+        for value in values:
+            if _in(container, value) != invert:
+                return not all_mode
+        return all_mode
+
+    return check
+
+
+# Parsing scalars.
+
+
+def _parse_bool(text: str) -> bool:
+    if text == "":
+        return False
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise FuncError(f"parseBool: strconv.ParseBool: parsing {go_quote(text)}: invalid syntax")
+
+
+def _parse_int(text: str) -> Int64:
+    if text == "":
+        return Int64(0)
+    body = text[1:] if text[:1] in "+-" else text
+    if not body or not body.isascii() or not body.isdigit():
+        raise FuncError(f"parseInt: strconv.ParseInt: parsing {go_quote(text)}: invalid syntax")
+    value = int(text)
+    if not -(1 << 63) <= value < 1 << 63:
+        raise FuncError(f"parseInt: strconv.ParseInt: parsing {go_quote(text)}: value out of range")
+    return Int64(value)
+
+
+def _parse_float(text: str) -> float:
+    from .literals import parse_float
+
+    if text == "":
+        return 0.0
+    value = parse_float(text)
+    if value is None:
+        raise FuncError(f"parseFloat: strconv.ParseFloat: parsing {go_quote(text)}: invalid syntax")
+    return value
+
+
+# Time and hashes.
+
+
+def _timestamp(*args: str) -> str:
+    now = time.time()
+    if not args:
+        return timefmt.format_utc(now, "2006-01-02T15:04:05Z07:00")
+    if len(args) == 1:
+        if args[0] == "unix":
+            return str(int(now))
+        return timefmt.format_utc(now, args[0])
+    raise FuncError(f"timestamp: wrong number of arguments, expected 0 or 1, but got {len(args)}")
+
+
+def _sha256_hex(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(go_bytes(text)).hexdigest()
+
+
+def _md5sum(text: str) -> str:
+    import hashlib
+
+    return hashlib.md5(go_bytes(text), usedforsecurity=False).hexdigest()
+
+
+def _ctx(
+    name: str, impl: Any, *params: Any, variadic: bool = False, returns_interface: bool = False
+) -> GoFunc:
+    return GoFunc(
+        name, impl, params, variadic=variadic, returns_interface=returns_interface, needs_context=True
+    )
+
+
+CONSUL_TEMPLATE_FUNCS: dict[str, GoFunc] = {
+    f.name: f
+    for f in (
+        _ctx("secret", _secret, STRING, variadic=True, returns_interface=True),
+        _ctx("secrets", _secrets, STRING),
+        _ctx("pkiCert", _pki_cert, STRING, variadic=True, returns_interface=True),
+        _ctx("env", _env, STRING),
+        _ctx("envOrDefault", _env_or_default, STRING, STRING),
+        _ctx("mustEnv", _must_env, STRING),
+        func("toJSON", _to_json, ANY),
+        func("toJSONPretty", _to_json_pretty, ANY),
+        func("toUnescapedJSON", _to_unescaped_json, ANY),
+        func("toUnescapedJSONPretty", _to_unescaped_json_pretty, ANY),
+        func("toYAML", _to_yaml, ANY),
+        func("toTOML", _to_toml, ANY),
+        func("parseJSON", _parse_json, STRING, returns_interface=True),
+        func("parseBool", _parse_bool, STRING),
+        func("parseInt", _parse_int, STRING),
+        func("parseFloat", _parse_float, STRING),
+        func("base64Encode", _base64_encode, STRING),
+        func("base64Decode", _base64_decode, STRING),
+        func("base64URLEncode", _base64_url_encode, STRING),
+        func("base64URLDecode", _base64_url_decode, STRING),
+        func("split", _split, STRING, STRING),
+        func("join", _join, STRING, STRINGS),
+        func("trimSpace", _trim_space, STRING),
+        func("trim", _trim, STRING, STRING),
+        func("trimPrefix", _trim_prefix, STRING, STRING),
+        func("trimSuffix", _trim_suffix, STRING, STRING),
+        func("replaceAll", _replace_all, STRING, STRING, STRING),
+        func("toLower", _to_lower, STRING),
+        func("toUpper", _to_upper, STRING),
+        func("toTitle", _to_title, STRING),
+        func("indent", _indent, INT, STRING),
+        func("contains", _contains, ANY, ANY),
+        func("in", _in, ANY, ANY),
+        func("containsAll", _contains_some(True, True), ANYS, ANY),
+        func("containsAny", _contains_some(False, False), ANYS, ANY),
+        func("containsNone", _contains_some(True, False), ANYS, ANY),
+        func("containsNotAll", _contains_some(False, True), ANYS, ANY),
+        func("timestamp", _timestamp, STRING, variadic=True),
+        func("sha256Hex", _sha256_hex, STRING),
+        func("md5sum", _md5sum, STRING),
+    )
+}
+
+#: consul-template functions that would read files, run programs or reach other services.
+REFUSED_FUNCS = {
+    "plugin": "templates cannot run programs",
+    "file": "templates cannot read files",
+    "writeToFile": "templates cannot write files",
+    "sockaddr": "templates cannot inspect the network",
+}
+
+#: Other consul-template functions this engine does not provide (Consul, Nomad, sprig...).
+UNSUPPORTED_FUNCS = frozenset(
+    [
+        "key",
+        "keyExists",
+        "keyOrDefault",
+        "ls",
+        "safeLs",
+        "tree",
+        "safeTree",
+        "node",
+        "nodes",
+        "service",
+        "services",
+        "connect",
+        "caRoots",
+        "caLeaf",
+        "datacenters",
+        "partitions",
+        "peerings",
+        "exportedServices",
+        "importedServices",
+        "nomadServices",
+        "nomadService",
+        "nomadVarList",
+        "nomadVarListSafe",
+        "nomadVarGet",
+        "nomadVarExists",
+        "byKey",
+        "byTag",
+        "byMeta",
+        "explode",
+        "explodeMap",
+        "mergeMap",
+        "mergeMapWithOverride",
+        "loop",
+        "scratch",
+        "executeTemplate",
+        "regexMatch",
+        "regexReplaceAll",
+        "parseYAML",
+        "parseUint",
+        "splitToMap",
+        "add",
+        "subtract",
+        "multiply",
+        "divide",
+        "modulo",
+        "minimum",
+        "maximum",
+        "hmacSHA256Hex",
+        "spew_dump",
+        "spew_sdump",
+        "spew_printf",
+        "spew_sprintf",
+    ]
+)
+
+ALL_FUNCS: dict[str, GoFunc] = {**BUILTINS, **CONSUL_TEMPLATE_FUNCS}
+
+__all__ = [
+    "ALL_FUNCS",
+    "CONSUL_TEMPLATE_FUNCS",
+    "REFUSED_FUNCS",
+    "UNSUPPORTED_FUNCS",
+    "RenderContext",
+]
