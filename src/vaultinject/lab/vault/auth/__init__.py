@@ -1,0 +1,1 @@
+"""Auth methods: token, Kubernetes, JWT/OIDC and AppRole."""

@@ -1,0 +1,114 @@
+"""`vaultinject lab vault`: run the lab Vault server until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from vaultinject.lab.vault.config import DEFAULT_SA_CA_FILE, DEFAULT_SA_TOKEN_FILE, ServerConfig
+from vaultinject.lab.vault.server import VaultServer, stderr_log
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[V6]:PORT` or `:PORT` (127.0.0.1); port 0 picks a free port."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vaultinject lab vault",
+        description="A Vault-compatible HTTP server for tests, demos and failure drills.",
+    )
+    parser.add_argument(
+        "--listen",
+        type=parse_listen,
+        default=("127.0.0.1", 8200),
+        metavar="HOST:PORT",
+        help="address to serve on; port 0 picks a free port (default 127.0.0.1:8200)",
+    )
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate (chain) to serve HTTPS with")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
+    parser.add_argument("--data-dir", type=Path, help="keep state in DIR/vault.db (SQLite) across restarts")
+    parser.add_argument(
+        "--root-token", help="initialize on first start with this root token (kept on restarts)"
+    )
+    seal = parser.add_mutually_exclusive_group()
+    seal.add_argument("--auto-unseal", action="store_true", help="unseal by itself at start, like a KMS seal")
+    seal.add_argument(
+        "--unseal-key-file",
+        type=Path,
+        help="write the unseal keys here (JSON) when the server is initialized",
+    )
+    parser.add_argument(
+        "--local-sa-token-file",
+        type=Path,
+        default=DEFAULT_SA_TOKEN_FILE,
+        help="the server's own service-account token for Kubernetes auth",
+    )
+    parser.add_argument(
+        "--local-ca-cert-file",
+        type=Path,
+        default=DEFAULT_SA_CA_FILE,
+        help="the cluster CA the Kubernetes auth method trusts by default",
+    )
+    parser.add_argument("--sweep-interval", type=float, default=1.0, help="seconds between expiry sweeps")
+    parser.add_argument(
+        "--no-dev-secret-mount",
+        action="store_true",
+        help="with --root-token, do not mount secret/ (KV v2) on first start",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    host, port = args.listen
+    return ServerConfig(
+        listen_host=host,
+        listen_port=port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        data_dir=args.data_dir,
+        root_token=args.root_token,
+        auto_unseal=args.auto_unseal,
+        unseal_key_file=args.unseal_key_file,
+        local_sa_token_file=args.local_sa_token_file,
+        local_ca_cert_file=args.local_ca_cert_file,
+        sweep_interval=args.sweep_interval,
+        dev_secret_mount=not args.no_dev_secret_mount,
+    )
+
+
+def main(argv: list[str]) -> int:
+    """Serve until SIGTERM/SIGINT; print the server URL on stdout once ready."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    config = config_from_args(args)
+    server = VaultServer(config, log=(lambda _event: None) if args.quiet else stderr_log)
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        url = server.start()
+    except (OSError, ValueError) as error:
+        print(f"error: cannot start the lab Vault server: {error}", file=sys.stderr)
+        return 1
+    print(url, flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.stop()
+    return 0

@@ -1,0 +1,234 @@
+"""The HTTP(S) listener: a threading server with keep-alive, TCP_NODELAY and single-write responses."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import socketserver
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from vaultinject.lab.tls import server_context
+from vaultinject.lab.vault.api import HttpRequest, HttpResponse, VaultAPI
+from vaultinject.lab.vault.clock import Clock
+from vaultinject.lab.vault.config import ServerConfig
+from vaultinject.lab.vault.core import Core
+from vaultinject.lab.vault.durations import rfc3339
+from vaultinject.lab.vault.store import MemoryStore, SqliteStore, Store
+
+MAX_BODY = 32 * 1024 * 1024
+LogSink = Callable[[dict[str, Any]], None]
+# Deprecated token endpoints carry the token in the path; never log it.
+_SECRET_IN_PATH = re.compile(r"^(/v1/auth/[^/]+/(?:lookup|renew|revoke|revoke-orphan))/.+$")
+
+
+def stderr_log(event: dict[str, Any]) -> None:
+    """Write one JSON line to stderr."""
+    sys.stderr.write(json.dumps(event, separators=(",", ":")) + "\n")
+    sys.stderr.flush()
+
+
+class _Listener(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(
+        self, address: tuple[str, int], app: VaultAPI, tls: ssl.SSLContext | None, log: LogSink
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.app = app
+        self.tls = tls
+        self.log = log
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would resolve the host name (a DNS lookup); the lab does not need it.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Listener
+    timeout = 120
+
+    def setup(self) -> None:
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.server.tls is not None:
+            self.request.settimeout(15)
+            self.request = self.server.tls.wrap_socket(self.request, server_side=True)
+        super().setup()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            if self.server.tls is not None:
+                with contextlib.suppress(OSError):
+                    self.request.close()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (OSError, ssl.SSLError):
+            self.close_connection = True
+
+    def handle_one_request(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+            return
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        if not self.parse_request():
+            return
+        self._dispatch()
+
+    def _read_body(self) -> bytes | None:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _read_chunked(self) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY:
+                return None
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        body = self._read_body()
+        if body is None:
+            response = HttpResponse(413, json.dumps({"errors": ["http: request body too large"]}).encode())
+            self.close_connection = True
+        else:
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            request = HttpRequest(self.command, self.path, headers, body, self.client_address[0])
+            response = self.server.app(request)
+        self._write(response)
+        self.server.log(
+            {
+                "time": rfc3339(time.time()),
+                "level": "info",
+                "msg": "request",
+                "method": self.command,
+                "path": _loggable_path(self.path),
+                "status": response.status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "remote": self.client_address[0],
+                "request_id": response.request_id,
+            }
+        )
+
+    def _write(self, response: HttpResponse) -> None:
+        body = b"" if self.command == "HEAD" else response.body
+        reason = (
+            HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
+        )
+        lines = [
+            f"HTTP/1.1 {response.status} {reason}",
+            f"Date: {self.date_time_string()}",
+            "Cache-Control: no-store",
+        ]
+        if response.content_type and response.status != 204:
+            lines.append(f"Content-Type: {response.content_type}")
+        if response.status not in (204, 304):
+            lines.append(f"Content-Length: {len(response.body)}")
+        lines.extend(f"{name}: {value}" for name, value in response.extra_headers)
+        if self.close_connection:
+            lines.append("Connection: close")
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the stdlib access log; requests are logged as JSON lines instead."""
+
+
+def _loggable_path(target: str) -> str:
+    path = target.split("?", 1)[0]
+    return _SECRET_IN_PATH.sub(r"\1/<redacted>", path)
+
+
+class VaultServer:
+    """A lab Vault server: the core, its storage, the HTTP listener and the expiry sweeper."""
+
+    def __init__(self, config: ServerConfig, clock: Clock | None = None, log: LogSink | None = None) -> None:
+        self.config = config
+        self.log = log or stderr_log
+        store: Store = SqliteStore(config.data_dir / "vault.db") if config.data_dir else MemoryStore()
+        self.core = Core(config, store, clock)
+        self.api = VaultAPI(self.core, on_error=lambda text: self.log({"level": "error", "msg": text}))
+        self._listener: _Listener | None = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self.url = ""
+
+    def start(self) -> str:
+        """Open storage, bind the listener and start serving; returns the server URL."""
+        self.core.open()
+        tls = None
+        if self.config.tls_cert is not None and self.config.tls_key is not None:
+            tls = server_context(self.config.tls_cert, self.config.tls_key)
+        self._listener = _Listener(
+            (self.config.listen_host, self.config.listen_port), self.api, tls, self.log
+        )
+        host, port = self._listener.server_address[:2]
+        scheme = "https" if tls is not None else "http"
+        text = host.decode() if isinstance(host, bytes) else str(host)
+        shown = f"[{text}]" if ":" in text else text
+        self.url = f"{scheme}://{shown}:{port}"
+        self.core.advertise_address = self.url
+        listener = self._listener
+        self._spawn("vault-http", lambda: listener.serve_forever(poll_interval=0.05))
+        self._spawn("vault-expiry", self._sweep)
+        return self.url
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _sweep(self) -> None:
+        while not self._stopping.wait(self.config.sweep_interval):
+            try:
+                self.core.expire_due()
+            except Exception as error:
+                self.log({"level": "error", "msg": f"expiry sweep failed: {error!r}"})
+
+    def stop(self) -> None:
+        """Stop serving and close storage."""
+        self._stopping.set()
+        if self._listener is not None:
+            self._listener.shutdown()
+            self._listener.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.core.close()
+
+    def __enter__(self) -> VaultServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
