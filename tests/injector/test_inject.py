@@ -485,3 +485,30 @@ def test_sidecar_only_on_a_pod_without_init_containers_adds_no_init_list() -> No
     result = run(make_pod(opted_in(agent_pre_populate="false"), init=False))
     assert "initContainers" not in result.pod["spec"]
     assert names(result.pod["spec"]["containers"])[-1] == "vault-agent"
+
+
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [("{{ with secret \"kv/db\" }}{{ .Data.password }}", "line 1, column 45: unexpected EOF"),
+     ("line one\n{{ if }}", "line 2, column 6: missing value for if"),
+     ('{{ plugin "script" }}', "templates cannot run programs"),
+     ("{{ .Data | nosuchfunc }}", 'function "nosuchfunc" not defined')],
+)  # fmt: skip
+def test_a_template_that_does_not_parse_rejects_the_pod_naming_line_and_column(
+    template: str, fragment: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        run(make_pod(opted_in(agent_inject_template_db=template)))
+    assert caught.value.annotation == VAULT + "agent-inject-template-db"
+    assert fragment in caught.value.message
+
+
+def test_custom_delimiters_are_used_to_check_the_template() -> None:
+    pod = make_pod(
+        opted_in(
+            agent_inject_template_db="[[ .Data.x ]] {{ not parsed",
+            agent_template_left_delim_db="[[",
+            agent_template_right_delim_db="]]",
+        )
+    )
+    assert run(pod).injected

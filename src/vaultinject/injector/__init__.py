@@ -6,9 +6,11 @@ init container + sidecar, and init only (Jobs).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from vaultinject import templates
 from vaultinject.injector import jsonpatch
 from vaultinject.injector.decision import Decision, decide
 from vaultinject.injector.mutate import mutate
@@ -49,8 +51,34 @@ def inject(
         return Injection(dict(pod), [], None, (), decision.reason)
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     spec = parse(annotations, settings)
+    check_templates(spec)
     mutated, warnings = mutate(pod, spec, settings)
     return Injection(mutated, pod_patch(pod, mutated), spec, tuple(warnings), decision.reason)
+
+
+def check_templates(spec: InjectionSpec) -> None:
+    """Parse every inline template now, so a typo rejects the pod instead of crash-looping its agent."""
+    errors: list[SpecError] = []
+    for secret in spec.secrets:
+        text = secret.contents()
+        if text is None:
+            continue  # a template file is only readable inside the agent container
+        problem = _template_problem(text, secret.left_delim, secret.right_delim)
+        if problem:
+            errors.append(SpecError(secret.template_annotation, problem))
+    if errors:
+        errors[0].errors = tuple(errors)
+        raise errors[0]
+
+
+@functools.lru_cache(maxsize=1024)
+def _template_problem(text: str, left_delim: str, right_delim: str) -> str | None:
+    """Why a template does not parse, or None. Cached: a rollout's pods all carry the same templates."""
+    try:
+        templates.parse(text, name="template", left_delim=left_delim, right_delim=right_delim)
+    except templates.TemplateError as exc:
+        return f"line {exc.line}, column {exc.column}: {exc.message}"
+    return None
 
 
 # The only places injection writes; the patch is computed from their final values.
