@@ -90,9 +90,12 @@ def _looks_numeric(text: str) -> bool:
     return parse_float(body) is not None or (body.count(":") > 0 and body.replace(":", "").isdigit())
 
 
+def _yaml_resolves_to_non_string(text: str) -> bool:
+    """yaml.v2 quotes (double) strings a YAML 1.1 reader would take for another type."""
+    return text == "" or text in _YAML_RESERVED or _looks_numeric(text)
+
+
 def _yaml_plain_ok(text: str) -> bool:
-    if text == "" or text in _YAML_RESERVED or _looks_numeric(text):
-        return False
     if text[0] in _YAML_INDICATORS or text[0] == " " or text[-1] in " :":
         return False
     if ": " in text or " #" in text or "\t" in text:
@@ -108,6 +111,8 @@ def _yaml_string(text: str, indent: int) -> str:
         lines = body.split("\n") if chomp != "+" else text[:-1].split("\n")
         first_pad = "2" if lines and lines[0].startswith(" ") else ""
         return "|" + first_pad + chomp + "".join("\n" + (pad + line if line else "") for line in lines)
+    if _yaml_resolves_to_non_string(text):
+        return json_string(text, escape_html=False)
     if _yaml_plain_ok(text):
         return text
     if all(char.isprintable() for char in text):
@@ -295,12 +300,14 @@ def _toml_table(table: dict[str, object], path: list[str], lines: list[str]) -> 
         child = [*path, _toml_key(key)]
         child_pad = "  " * (len(child) - 1)
         if _is_table(item):
-            lines.append("")
+            if len(child) == 1 and lines:
+                lines.append("")  # BurntSushi separates top-level tables only.
             lines.append(f"{child_pad}[{'.'.join(child)}]")
             _toml_table(item, child, lines)  # type: ignore[arg-type]
         elif _is_table_array(item):
             for entry in item:  # type: ignore[attr-defined]
-                lines.append("")
+                if lines:
+                    lines.append("")
                 lines.append(f"{child_pad}[[{'.'.join(child)}]]")
                 _toml_table(entry, child, lines)
 
