@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
 import socket
@@ -21,6 +20,7 @@ from vaultinject.vault.errors import (
     VaultUnreachable,
     error_for_status,
 )
+from vaultinject.vault.http import Connection, ConnectionClosed
 
 Json = dict[str, Any]
 
@@ -78,24 +78,6 @@ def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
     return context
 
 
-class _HTTPSConnection(http.client.HTTPSConnection):
-    """An HTTPS connection that can verify a server name other than the host it dials."""
-
-    def __init__(
-        self, host: str, port: int | None, *, context: ssl.SSLContext, timeout: float, server_name: str | None
-    ) -> None:
-        super().__init__(host, port, context=context, timeout=timeout)
-        self._server_name = server_name
-        self._tls_context = context
-
-    def connect(self) -> None:
-        if self._server_name is None:
-            super().connect()
-            return
-        http.client.HTTPConnection.connect(self)
-        self.sock = self._tls_context.wrap_socket(self.sock, server_hostname=self._server_name)
-
-
 class VaultClient:
     """Requests to one Vault server. Not thread-safe: the agent drives it from one thread."""
 
@@ -120,7 +102,7 @@ class VaultClient:
         self._proxy = urlsplit(proxy) if proxy else None
         self.max_retries = max_retries
         self.token: str | None = None
-        self._connection: http.client.HTTPConnection | None = None
+        self._connection: Connection | None = None
 
     def close(self) -> None:
         if self._connection is not None:
@@ -263,52 +245,41 @@ class VaultClient:
     def _exchange(
         self, method: str, target: str, payload: bytes | None, headers: dict[str, str], path: str
     ) -> tuple[int, bytes, float | None]:
-        reused = self._connection is not None
+        reused = self._connection is not None and self._connection.open
         try:
-            connection = self._connect()
-            connection.request(method, target, body=payload, headers=headers)
-            response = connection.getresponse()
-            raw = response.read()
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
+            response = self._connect().request(method, target, headers, payload)
+        except (ConnectionClosed, BrokenPipeError, ConnectionResetError) as error:
             self.close()
-            if reused:  # a kept-alive connection the server closed: dial again once
+            if reused:  # a kept-alive connection the server had closed: dial again once
                 return self._exchange(method, target, payload, headers, path)
             raise VaultUnreachable(
                 f"{method} {path}: connection lost: {error}", method=method, path=path
             ) from None
         except ssl.SSLError as error:
             self.close()
-            raise VaultTLSError(
-                f"{method} {path}: TLS failed: {error.reason or error}", method=method, path=path
-            ) from None
-        except (OSError, http.client.HTTPException) as error:
+            reason = error.reason or error
+            raise VaultTLSError(f"{method} {path}: TLS failed: {reason}", method=method, path=path) from None
+        except OSError as error:
             self.close()
-            raise VaultUnreachable(
-                f"{method} {path}: cannot reach {self.address}: {_reason(error)}", method=method, path=path
-            ) from None
-        if response.getheader("Connection", "").lower() == "close":
-            self.close()
-        return response.status, raw, _retry_after(response.getheader("Retry-After"))
+            message = f"{method} {path}: cannot reach {self.address}: {_reason(error)}"
+            raise VaultUnreachable(message, method=method, path=path) from None
+        return response.status, response.body, _retry_after(response.headers.get("retry-after"))
 
-    def _connect(self) -> http.client.HTTPConnection:
-        if self._connection is not None:
-            return self._connection
-        host, port = self._host, self._port
-        if self._proxy is not None:
-            host, port = self._proxy.hostname or "", self._proxy.port
-        if self._https and self._context is not None:
-            connection: http.client.HTTPConnection = _HTTPSConnection(
-                host, port, context=self._context, timeout=self.timeout, server_name=self._tls.server_name
+    def _connect(self) -> Connection:
+        if self._connection is None:
+            proxy = (
+                (self._proxy.hostname or "", self._proxy.port or 3128) if self._proxy is not None else None
             )
-        else:
-            connection = http.client.HTTPConnection(host, port, timeout=self.timeout)
-        if self._proxy is not None:
-            connection.set_tunnel(self._host, self._port)
-        connection.connect()
-        if connection.sock is not None:
-            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._connection = connection
-        return connection
+            self._connection = Connection(
+                self._host,
+                self._port or (443 if self._https else 80),
+                tls=self._context,
+                server_name=self._tls.server_name,
+                timeout=self.timeout,
+                proxy=proxy,
+            )
+        self._connection.timeout = self.timeout
+        return self._connection
 
 
 def _reason(error: BaseException) -> str:
