@@ -63,6 +63,13 @@ def test_parse_once_render_many_with_different_sources() -> None:
     assert tpl.render(source()) == ""
 
 
+def test_parsing_the_same_annotation_again_reuses_the_immutable_template() -> None:
+    first = templates.parse("{{ 1 }}", name=ANNOTATION)
+    assert templates.parse("{{ 1 }}", name=ANNOTATION) is first
+    assert templates.parse("{{ 1 }}", name="other") is not first
+    assert templates.parse("[[ 1 ]]", name=ANNOTATION, left_delim="[[", right_delim="]]").render() == "1"
+
+
 def test_reads_and_writes_reach_the_source_with_their_parameters() -> None:
     src = source(kv='{"data":{"v":1}}', pki_issue_x='{"data":{"certificate":"C"}}')
     text = '{{ secret "kv" }}{{ secret "pki/issue/x" " common_name = a.b " "ttl=1h" "" }}{{ secrets "kv" }}'

@@ -63,6 +63,7 @@ SPACE_CHARS = " \t\r\n"
 LEFT_COMMENT = "/*"
 RIGHT_COMMENT = "*/"
 _TERMINATORS = frozenset(" \t\r\n.,|:()")
+_ASCII_WORD = frozenset("_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
 class Token:
@@ -180,8 +181,10 @@ class _Lexer:
         self.tokens.append(Token(ERROR, self.start, message, self.start_line))
 
     def at_terminator(self) -> bool:
-        ch = self.peek()
-        if ch == "" or ch in _TERMINATORS:
+        if self.pos >= len(self.text):
+            self.at_eof = True  # Go's peek hit EOF here.
+            return True
+        if self.text[self.pos] in _TERMINATORS:
             return True
         return self.text.startswith(self.right, self.pos)
 
@@ -330,40 +333,53 @@ class _Lexer:
         return self.lex_inside_action
 
     def lex_space(self) -> object:
-        spaces = 0
-        while is_space(self.peek()):
-            self.next()
-            spaces += 1
-        if has_right_trim_marker(self.text, self.pos - 1) and self.text.startswith(self.right, self.pos + 1):
+        text, start = self.text, self.pos
+        pos, end = start, len(text)
+        while pos < end and text[pos] in SPACE_CHARS:
+            pos += 1
+        if pos >= end:
+            self.at_eof = True  # Go's peek hit EOF here.
+        self.line += text.count("\n", start, pos)
+        self.pos = pos
+        if has_right_trim_marker(text, pos - 1) and text.startswith(self.right, pos + 1):
             self.backup()
-            if spaces == 1:
+            if pos - start == 1:
                 return self.lex_right_delim
         self.emit(SPACE)
         return self.lex_inside_action
 
+    def _scan_alphanumerics(self) -> str:
+        """Consume a run of identifier characters; return the character that stopped it."""
+        text, pos, end = self.text, self.pos, len(self.text)
+        while pos < end:
+            ch = text[pos]
+            if ch not in _ASCII_WORD and (ch < "\x80" or not is_alphanumeric(ch)):
+                self.pos = pos
+                return ch
+            pos += 1
+        self.pos = end
+        self.at_eof = True
+        return ""
+
     def lex_identifier(self) -> object:
-        while True:
-            ch = self.next()
-            if ch and is_alphanumeric(ch):
-                continue
-            self.backup()
-            word = self.text[self.start : self.pos]
-            if not self.at_terminator():
-                self.error(f"bad character {_rune_repr(ch)}")
-                return None
-            keyword = KEYWORDS.get(word, 0)
-            if keyword > KEYWORD:
-                if (keyword == BREAK and not self.break_ok) or (keyword == CONTINUE and not self.continue_ok):
-                    self.emit(IDENTIFIER)
-                else:
-                    self.emit(keyword)
-            elif word[0] == ".":
-                self.emit(FIELD)
-            elif word in ("true", "false"):
-                self.emit(BOOL)
-            else:
+        stop = self._scan_alphanumerics()
+        word = self.text[self.start : self.pos]
+        if not self.at_terminator():
+            self.error(f"bad character {_rune_repr(stop)}")
+            return None
+        keyword = KEYWORDS.get(word, 0)
+        if keyword > KEYWORD:
+            if (keyword == BREAK and not self.break_ok) or (keyword == CONTINUE and not self.continue_ok):
                 self.emit(IDENTIFIER)
-            return self.lex_inside_action
+            else:
+                self.emit(keyword)
+        elif word[0] == ".":
+            self.emit(FIELD)
+        elif word in ("true", "false"):
+            self.emit(BOOL)
+        else:
+            self.emit(IDENTIFIER)
+        return self.lex_inside_action
 
     def lex_field(self) -> object:
         return self._lex_field_or_variable(FIELD)
@@ -378,11 +394,7 @@ class _Lexer:
         if self.at_terminator():
             self.emit(VARIABLE if typ == VARIABLE else DOT)
             return self.lex_inside_action
-        while True:
-            ch = self.next()
-            if not ch or not is_alphanumeric(ch):
-                self.backup()
-                break
+        ch = self._scan_alphanumerics()
         if not self.at_terminator():
             self.error(f"bad character {_rune_repr(ch)}")
             return None

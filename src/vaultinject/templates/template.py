@@ -135,6 +135,10 @@ class Template:
         return TemplateExecError(reason, name=self.name, line=line, column=column, reason=reason)
 
 
+_CACHE_SIZE = 256
+_cache: dict[tuple[str, str, str, str, bool], Template] = {}
+
+
 def parse(
     text: str,
     name: str = "",
@@ -146,8 +150,22 @@ def parse(
     """Parse template text; raises :class:`TemplateSyntaxError` naming ``name``, line and column.
 
     Empty delimiters mean the defaults, as in Go. ``allow_else_with`` accepts Go 1.23's
-    ``{{else with}}`` (Vault Agent's current Go has it; Go 1.19 does not).
+    ``{{else with}}`` (Vault Agent's current Go has it; Go 1.19 does not). Parsed templates
+    are immutable, so the last few hundred are kept: the webhook sees the same annotations
+    for every replica of a workload.
     """
+    key = (text, name, left_delim, right_delim, allow_else_with)
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    template = _parse(text, name, left_delim, right_delim, allow_else_with)
+    if len(_cache) >= _CACHE_SIZE:
+        del _cache[next(iter(_cache))]
+    _cache[key] = template
+    return template
+
+
+def _parse(text: str, name: str, left_delim: str, right_delim: str, allow_else_with: bool) -> Template:
     try:
         trees = parse_trees(
             _MAIN,
