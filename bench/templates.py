@@ -108,9 +108,8 @@ def main() -> None:
     print(f"parse:  {parses:9.0f} templates/s  ({parse_us:7.1f} us each)")
     print(f"parse, cached (same annotation again): {cached:9.0f}/s ({cached_us:5.1f} us each)")
     print(f"render: {renders:9.0f} renders/s    ({render_us:7.1f} us each)")
-    print(
-        f"import vaultinject.templates: {import_time_ms():.1f} ms (median, fresh interpreters, bytecode cached)"
-    )
+    import_ms = import_time_ms()
+    print(f"import vaultinject.templates: {import_ms:.1f} ms (median, fresh interpreters, bytecode cached)")
 
 
 if __name__ == "__main__":
