@@ -9,6 +9,8 @@ import pytest
 
 from .judge import GoJudge, build_gorender
 
+_judges: list[GoJudge] = []
+
 
 @pytest.fixture(scope="session")
 def go_judge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GoJudge]:
@@ -18,5 +20,13 @@ def go_judge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GoJudge]:
     if binary is None:
         pytest.skip("Go toolchain not found: install golang-go to run the differential tests against Go")
     judge = GoJudge(binary)
+    _judges.append(judge)
     yield judge
     judge.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many cases Go's text/template judged in this session."""
+    total = sum(judge.cases_run for judge in _judges)
+    if total:
+        terminalreporter.write_line(f"templates: {total} cases rendered by Go's text/template and compared")
