@@ -1,0 +1,117 @@
+"""The built-in admission plugins vaultinject depends on: NamespaceLifecycle and ServiceAccount.
+
+ServiceAccount runs before the mutating webhooks, as in a real API server, so a webhook sees the
+`kube-api-access-*` projected token volume and its mounts."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from vaultinject.lab.kube.resources import ResourceType
+from vaultinject.lab.kube.status import GroupResource, forbidden, not_found
+from vaultinject.lab.kube.store import Store
+
+JSON = dict[str, Any]
+TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def random_suffix(length: int = 5) -> str:
+    """The random part of a generated name, from the API server's alphabet."""
+    return "".join(secrets.choice(_NAME_ALPHABET) for _ in range(length))
+
+
+def admission_name(obj: JSON) -> str:
+    """The name admission errors use before name generation: the name, else generateName, else Unknown."""
+    metadata = obj.get("metadata") or {}
+    return str(metadata.get("name") or metadata.get("generateName") or "Unknown")
+
+
+def namespace_lifecycle(store: Store, rt: ResourceType, namespace: str, obj: JSON) -> None:
+    """Refuse new objects in a namespace that is missing or being deleted."""
+    if not rt.namespaced:
+        return
+    current = store.get("namespaces", "", namespace)
+    if current is None:
+        raise not_found(GroupResource("", "namespaces"), namespace)
+    if current["metadata"].get("deletionTimestamp"):
+        error = forbidden(
+            rt.group_resource,
+            admission_name(obj),
+            f"unable to create new content in namespace {namespace} because it is being terminated",
+        )
+        assert error.details is not None
+        error.details["causes"] = [
+            {
+                "reason": "NamespaceTerminating",
+                "message": f"namespace {namespace} is being terminated",
+                "field": "metadata.namespace",
+            }
+        ]
+        raise error
+
+
+def service_account(store: Store, pod: JSON) -> None:
+    """Default the pod's service account, require it to exist, and project its token (automount)."""
+    spec = pod.setdefault("spec", {})
+    namespace = pod["metadata"].get("namespace", "")
+    name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    spec["serviceAccountName"] = spec["serviceAccount"] = name
+    account = store.get("serviceaccounts", namespace, name)
+    if account is None:
+        raise forbidden(
+            GroupResource("", "pods"),
+            admission_name(pod),
+            f'error looking up service account {namespace}/{name}: serviceaccount "{name}" not found',
+        )
+    automount = spec.get("automountServiceAccountToken")
+    if automount is None:
+        automount = account.get("automountServiceAccountToken", True)
+    if automount is not False:
+        _project_token(spec)
+
+
+def _mounts_token(container: JSON) -> bool:
+    return any(m.get("mountPath") == TOKEN_MOUNT_PATH for m in container.get("volumeMounts") or [])
+
+
+def _project_token(spec: JSON) -> None:
+    containers = [
+        c for kind in ("initContainers", "containers") for c in spec.get(kind) or [] if isinstance(c, dict)
+    ]
+    if all(_mounts_token(c) for c in containers):
+        return
+    volume_name = f"kube-api-access-{random_suffix()}"
+    spec.setdefault("volumes", []).append(
+        {
+            "name": volume_name,
+            "projected": {
+                "sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                    {
+                        "configMap": {
+                            "name": "kube-root-ca.crt",
+                            "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                        }
+                    },
+                    {
+                        "downwardAPI": {
+                            "items": [
+                                {
+                                    "path": "namespace",
+                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                                }
+                            ]
+                        }
+                    },
+                ],
+                "defaultMode": 420,
+            },
+        }
+    )
+    for container in containers:
+        if not _mounts_token(container):
+            container.setdefault("volumeMounts", []).append(
+                {"name": volume_name, "readOnly": True, "mountPath": TOKEN_MOUNT_PATH}
+            )
