@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from vaultinject.lab.vault.envelope import Response, bad_request
 from vaultinject.lab.vault.request import Request
@@ -24,6 +24,10 @@ class Services(Protocol):
 
     clock: Clock
     config: ServerConfig
+
+    def log(self, event: dict[str, Any]) -> None:
+        """Write one structured log event (never tokens or secret values)."""
+        ...
 
     def limits(self, route_prefix: str) -> TTLLimits:
         """The effective default and max TTL of the mount at `route_prefix` (e.g. `auth/kubernetes/`)."""

@@ -9,7 +9,6 @@ become tokens, leased secrets are registered, and the response is wrapped when a
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import threading
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from vaultinject.lab.vault import ids
 from vaultinject.lab.vault.acl import ACL
 from vaultinject.lab.vault.audit import AuditBroker
 from vaultinject.lab.vault.backend import Backend, LoginRenewal
+from vaultinject.lab.vault.cidr import address_allowed
 from vaultinject.lab.vault.clock import Clock
 from vaultinject.lab.vault.config import ServerConfig
 from vaultinject.lab.vault.envelope import (
@@ -65,6 +65,7 @@ class Core:
         self.wrapper = ResponseWrapper(StorageView(store, "core/wrapped/"), self.tokens, self.clock)
         self.expiry = ExpiryQueue()
         self.mounts = MountTable(store, self, _factories(self))
+        self.log: Callable[[dict[str, Any]], None] = lambda _event: None
         self.ha_mode = "active"
         self.ha_enabled = False
         self.advertise_address = ""
@@ -239,7 +240,7 @@ class Core:
             if request.path == "sys/wrapping/unwrap":
                 raise bad_request(INVALID_WRAPPING_TOKEN)
             raise invalid_token()
-        if token.bound_cidrs and not _address_allowed(request.remote_addr, token.bound_cidrs):
+        if token.bound_cidrs and not address_allowed(request.remote_addr, token.bound_cidrs):
             raise permission_denied()
         return token
 
@@ -442,20 +443,6 @@ def auth_block(entry: TokenEntry) -> dict[str, Any]:
         }
     )
     return block
-
-
-def _address_allowed(remote: str, cidrs: list[str]) -> bool:
-    try:
-        address = ipaddress.ip_address(remote)
-    except ValueError:
-        return False
-    for cidr in cidrs:
-        try:
-            if address in ipaddress.ip_network(cidr, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def _factories(core: Core) -> dict[str, dict[str, BackendFactory]]:

@@ -178,6 +178,7 @@ class VaultServer:
         self.log = log or stderr_log
         store: Store = SqliteStore(config.data_dir / "vault.db") if config.data_dir else MemoryStore()
         self.core = Core(config, store, clock)
+        self.core.log = self.log
         self.api = VaultAPI(self.core, on_error=lambda text: self.log({"level": "error", "msg": text}))
         self._listener: _Listener | None = None
         self._threads: list[threading.Thread] = []
