@@ -7,11 +7,13 @@ import json
 from typing import Any
 
 import kubernetes.client as _client
+import kubernetes.watch as _watch
 from kubernetes.client.exceptions import ApiException
 
 client: Any = _client
+watch: Any = _watch
 
-__all__ = ["ApiException", "client", "status_of"]
+__all__ = ["ApiException", "client", "status_of", "watch"]
 
 
 def status_of(error: ApiException) -> dict[str, Any]:

@@ -61,6 +61,12 @@ class LabKube:
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
+    def _authorization(self, token: str | None) -> dict[str, str]:
+        """The admin by default; an empty token means an anonymous request."""
+        if token == "":
+            return {}
+        return {"Authorization": f"Bearer {token or self.admin_token}"}
+
     def request(
         self,
         method: str,
@@ -71,12 +77,12 @@ class LabKube:
         content_type: str = "application/json",
         timeout: float = 30,
     ) -> tuple[int, Any]:
-        """One HTTPS request as `token` (the admin by default); returns (status, JSON or text body)."""
+        """One HTTPS request as `token` (admin if None, anonymous if ""); returns (status, JSON or text)."""
         parts = urlsplit(self.url)
         connection = http.client.HTTPSConnection(
             parts.hostname or "", parts.port, context=self.ssl_context(), timeout=timeout
         )
-        headers = {"Authorization": f"Bearer {token or self.admin_token}", "Accept": "application/json"}
+        headers = {"Accept": "application/json", **self._authorization(token)}
         payload = None
         if body is not None:
             payload = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -91,6 +97,23 @@ class LabKube:
             return response.status, json.loads(raw)
         except ValueError:
             return response.status, raw.decode(errors="replace")
+
+    def watch(self, path: str, token: str | None = None, timeout: float = 30) -> Iterator[JSON]:
+        """Stream a watch (`path` includes `?watch=true&...`), yielding each decoded event as it arrives."""
+        parts = urlsplit(self.url)
+        connection = http.client.HTTPSConnection(
+            parts.hostname or "", parts.port, context=self.ssl_context(), timeout=timeout
+        )
+        try:
+            connection.request("GET", path, headers=self._authorization(token))
+            response = connection.getresponse()
+            if response.status != 200:
+                raise LabKubeError(response.status, json.loads(response.read() or b"null"))
+            while line := response.readline():
+                if line.strip():
+                    yield json.loads(line)
+        finally:
+            connection.close()
 
     def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
         """`request`, raising LabKubeError unless the answer is 2xx."""
