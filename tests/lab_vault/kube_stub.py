@@ -53,6 +53,7 @@ class FakeKubernetes:
     invalidated: set[str] = field(default_factory=set)
     reviews: list[Review] = field(default_factory=list)
     url: str = ""
+    issuer: str = ISSUER
     ca_pem: str = ""
     ca_file: Path = Path()
 
@@ -105,7 +106,7 @@ class FakeKubernetes:
             "exp": now + expires_in,
             "iat": now,
             "nbf": now,
-            "iss": ISSUER,
+            "iss": self.issuer,
             "jti": str(uuid.uuid4()),
             "sub": f"system:serviceaccount:{namespace}:{name}",
             "kubernetes.io": {
@@ -178,6 +179,23 @@ def sign(payload: dict[str, Any], key: rsa.RSAPrivateKey = _KEY) -> str:
     return f"{header}.{body}.{b64url_encode(signature)}"
 
 
+def jwks() -> dict[str, Any]:
+    """The API server's service-account signing keys, as served at `/openid/v1/jwks`."""
+    numbers = _KEY.public_key().public_numbers()
+    return {
+        "keys": [
+            {
+                "kty": "RSA",
+                "alg": "RS256",
+                "use": "sig",
+                "kid": "fake",
+                "n": b64url_encode(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+                "e": b64url_encode(numbers.e.to_bytes(3, "big")),
+            }
+        ]
+    }
+
+
 def verify(token: str) -> dict[str, Any] | None:
     from vaultinject.lab.vault import jose
 
@@ -213,6 +231,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         fake: FakeKubernetes = self.server.fake  # type: ignore[attr-defined]
+        if self.path == "/openid/v1/jwks":
+            self._send(200, jwks())
+            return
+        if self.path == "/.well-known/openid-configuration":
+            self._send(200, {"issuer": fake.issuer, "jwks_uri": fake.url + "/openid/v1/jwks"})
+            return
         if fake.authenticate(self._bearer(), [API_AUDIENCE])[0] is None:
             self._send(401, UNAUTHORIZED_STATUS)
             return

@@ -22,6 +22,7 @@ from vaultinject.lab.vault.backend import Backend, LoginRenewal
 from vaultinject.lab.vault.cidr import address_allowed
 from vaultinject.lab.vault.clock import Clock
 from vaultinject.lab.vault.config import ServerConfig
+from vaultinject.lab.vault.durations import rfc3339
 from vaultinject.lab.vault.envelope import (
     LoginGrant,
     Response,
@@ -172,9 +173,22 @@ class Core:
 
     def database_credentials(self) -> list[dict[str, Any]]:
         """Lab-only: every database credential whose lease is still alive, across all database mounts."""
+        from vaultinject.lab.vault.engines.database import DatabaseBackend
+
         credentials: list[dict[str, Any]] = []
         for backend in self.mounts.backend_of_type("database"):
-            credentials.extend(backend.valid_credentials())  # type: ignore[attr-defined]
+            assert isinstance(backend, DatabaseBackend)
+            prefix = backend.context.mount.route_prefix + "creds/"
+            leases = {}
+            for lease_id in self.leases.ids_with_prefix(prefix):
+                lease = self.leases.get(lease_id)
+                if lease is not None:
+                    leases[lease.internal.get("username")] = lease
+            for credential in backend.valid_credentials():
+                lease = leases.get(credential["username"])
+                credential["lease_id"] = lease.lease_id if lease else ""
+                credential["expire_time"] = rfc3339(lease.expire_time) if lease else None
+                credentials.append(credential)
         return credentials
 
     def _notify_token_revoked(self, entry: TokenEntry) -> None:
