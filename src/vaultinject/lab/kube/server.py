@@ -142,7 +142,9 @@ class KubeServer:
             if not namespace["metadata"].get("deletionTimestamp"):
                 self.namespace_defaults.ensure(namespace["metadata"]["name"])
         self.gc.start()
-        self._thread = threading.Thread(target=self._http.serve_forever, name="lab-kube-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="lab-kube-http", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
