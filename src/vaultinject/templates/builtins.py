@@ -18,11 +18,13 @@ from .values import (
     UINT,
     Byte,
     GoStruct,
+    InterfaceValue,
     StrMap,
     TypedNil,
     go_kind,
     go_type_name,
     is_nil_container,
+    strip_interface,
 )
 from .values import (
     STRING as STRING_KIND,
@@ -30,7 +32,8 @@ from .values import (
 
 
 def unwrap_interface(value: object) -> object:
-    """indirectInterface: a nil interface becomes no value; anything else is itself."""
+    """indirectInterface: a nil interface becomes no value; anything else is its concrete value."""
+    value = strip_interface(value)
     return None if value is NIL_INTERFACE else value
 
 
@@ -53,6 +56,7 @@ def _not(arg: object) -> bool:
 
 
 def _length(item: object) -> int:
+    item = strip_interface(item)
     if item is NIL_INTERFACE or isinstance(item, TypedNil):
         raise FuncError("len of nil pointer")
     if item is None:
@@ -156,7 +160,9 @@ def _slice(item: object, *indexes: object) -> object:
 def _slice_bounds(indexes: tuple[object, ...], length: int, cap: int) -> tuple[int, int]:
     bounds = [0, length, cap]
     for position, index in enumerate(indexes):
-        bounds[position] = _index_arg(unwrap_interface(index), cap)
+        if type(index) is InterfaceValue or index is NIL_INTERFACE:
+            raise FuncError("cannot index slice/array with type interface {}")
+        bounds[position] = _index_arg(index, cap)
     if bounds[0] > bounds[1]:
         raise FuncError(f"invalid slice index: {bounds[0]} > {bounds[1]}")
     if len(indexes) == 3 and bounds[1] > bounds[2]:

@@ -18,6 +18,7 @@ from .values import (
     SLICE,
     GoStruct,
     Int64,
+    InterfaceValue,
     JSONNumber,
     NilStrList,
     StrList,
@@ -25,6 +26,7 @@ from .values import (
     TypedNil,
     go_kind,
     go_type_name,
+    strip_interface,
 )
 
 TYPE_CHECKING = False  # typing is not imported at run time: importing this package must stay cheap.
@@ -65,24 +67,11 @@ class _Missing:
 _MISSING = _Missing()
 
 
-class _Iface:
-    """A value whose static Go type is ``interface{}`` (a range element of a generic container)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-
-def _raw(value: object) -> object:
-    return value.value if type(value) is _Iface else value
-
-
 def _element(value: object) -> object:
     """An element read out of an interface{} container, before the pipeline unwraps it."""
     if value is None:
         return NIL_INTERFACE
-    return _Iface(value)
+    return InterfaceValue(value)
 
 
 class Executor:
@@ -253,7 +242,9 @@ class Executor:
         value: object = _MISSING
         for cmd in pipe.cmds:
             value = self.eval_command(dot, cmd, value)
-            if value is NIL_INTERFACE:
+            if type(value) is InterfaceValue:
+                value = value.value
+            elif value is NIL_INTERFACE:
                 value = None
         for variable in pipe.decl:
             if pipe.is_assign:
@@ -285,7 +276,7 @@ class Executor:
         if kind is p.BoolNode:
             return first.true  # type: ignore[attr-defined]
         if kind is p.DotNode:
-            return _raw(dot)
+            return dot
         if kind is p.NilNode:
             raise self.fail("nil is not a command")
         if kind is p.NumberNode:
@@ -317,7 +308,9 @@ class Executor:
         self, dot: object, field: p.FieldNode, args: list[p.Node] | None, final: object
     ) -> object:
         self.node = field
-        return self.eval_field_chain(dot, _raw(dot), type(dot) is _Iface, field, field.ident, args, final)
+        return self.eval_field_chain(
+            dot, strip_interface(dot), type(dot) is InterfaceValue, field, field.ident, args, final
+        )
 
     def eval_chain_node(
         self, dot: object, chain: p.ChainNode, args: list[p.Node] | None, final: object
@@ -338,9 +331,15 @@ class Executor:
         value = self.var_value(variable.ident[0])
         if len(variable.ident) == 1:
             self.not_a_function(args or [variable], final)
-            return _raw(value)
+            return value
         return self.eval_field_chain(
-            dot, _raw(value), type(value) is _Iface, variable, variable.ident[1:], args, final
+            dot,
+            strip_interface(value),
+            type(value) is InterfaceValue,
+            variable,
+            variable.ident[1:],
+            args,
+            final,
         )
 
     def eval_field_chain(  # noqa: PLR0917 - mirrors Go's evalFieldChain
@@ -359,6 +358,8 @@ class Executor:
                 receiver, iface = self.eval_field(dot, name, node, None, _MISSING, receiver, iface)
             else:
                 receiver, iface = self.eval_field(dot, name, node, args, final, receiver, iface)
+        if iface and receiver is not NIL_INTERFACE and receiver is not None:
+            return InterfaceValue(receiver)
         return receiver
 
     def eval_field(  # noqa: PLR0917 - mirrors Go's evalField
@@ -474,7 +475,9 @@ class Executor:
         return value
 
     def validate_type(self, value: object, typ: ParamType | None) -> object:
-        value = _raw(value)
+        if typ is not None and typ.kind == "value":
+            return value  # A reflect.Value parameter sees the value as it is, interface or not.
+        value = strip_interface(value)
         if value is None:
             if typ is None or typ.kind in ("any", "value"):
                 return None

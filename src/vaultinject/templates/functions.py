@@ -152,7 +152,7 @@ def _parse_json(text: str) -> object:
 
 
 def _json_error(text: str, pos: int, msg: str) -> str:
-    if pos >= len(text.rstrip()):
+    if pos >= len(text.rstrip()) or msg.startswith("Unterminated string"):
         return "unexpected end of JSON input"
     char = text[pos]
     for prefix, context in _JSON_CONTEXTS:
@@ -167,6 +167,8 @@ _JSON_CONTEXTS = (
     ("Expecting property name", "looking for beginning of object key string"),
     ("Expecting ':'", "after object key"),
     ("Expecting ',' delimiter", "after object key:value pair"),
+    ("Invalid control character", "in string literal"),
+    ("Invalid \\escape", "in string escape code"),
 )
 
 
@@ -179,36 +181,21 @@ def _rune(char: str) -> str:
 # Base64.
 
 
-def _b64_decode(name: str, text: str, altchars: bytes | None) -> str:
-    import base64
-    import binascii
+def _b64_decode(name: str, text: str, url_safe: bool) -> str:
+    from .b64 import CorruptInput, decode
 
-    data = text.replace("\r", "").replace("\n", "")
     try:
-        decoded = base64.b64decode(data.encode("ascii"), altchars=altchars, validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise FuncError(
-            f"{name}: illegal base64 data at input byte {_bad_b64_byte(data, altchars)}"
-        ) from None
-    return from_go_bytes(decoded)
-
-
-def _bad_b64_byte(data: str, altchars: bytes | None) -> int:
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" + (
-        altchars.decode() if altchars else "+/"
-    )
-    for index, char in enumerate(data):
-        if char not in alphabet:
-            return index
-    return len(data) - len(data) % 4 if len(data) % 4 else len(data)
+        return from_go_bytes(decode(go_bytes(text), url_safe))
+    except CorruptInput as exc:
+        raise FuncError(f"{name}: {exc}") from None
 
 
 def _base64_decode(text: str) -> str:
-    return _b64_decode("base64Decode", text, None)
+    return _b64_decode("base64Decode", text, url_safe=False)
 
 
 def _base64_url_decode(text: str) -> str:
-    return _b64_decode("base64URLDecode", text, b"-_")
+    return _b64_decode("base64URLDecode", text, url_safe=True)
 
 
 def _base64_encode(text: str) -> str:
@@ -386,13 +373,13 @@ def _parse_int(text: str) -> Int64:
 
 
 def _parse_float(text: str) -> float:
-    from .literals import parse_float
+    from .literals import go_parse_float
 
     if text == "":
         return 0.0
-    value = parse_float(text)
+    value, reason = go_parse_float(text)
     if value is None:
-        raise FuncError(f"parseFloat: strconv.ParseFloat: parsing {go_quote(text)}: invalid syntax")
+        raise FuncError(f"parseFloat: strconv.ParseFloat: parsing {go_quote(text)}: {reason}")
     return value
 
 

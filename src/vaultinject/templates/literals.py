@@ -186,8 +186,32 @@ def _digit_value(ch: str) -> int:
     return 99
 
 
+_FLOAT_CHARS = frozenset("0123456789abcdefABCDEFxXpP.+-_")
+_SPECIAL_FLOATS = {"inf": math.inf, "infinity": math.inf, "nan": math.nan}
+
+
+def go_parse_float(text: str) -> tuple[float | None, str]:
+    """strconv.ParseFloat(text, 64): the value, or None and Go's reason (syntax or range)."""
+    body = text[1:] if text[:1] in "+-" else text
+    special = _SPECIAL_FLOATS.get(body.lower())
+    if special is not None:
+        return (-special if text[:1] == "-" else special), ""
+    value = parse_float(text)
+    if value is not None:
+        return value, ""
+    if text and all(ch in _FLOAT_CHARS for ch in text):
+        try:
+            if math.isinf(float(text.replace("_", ""))):
+                return None, "value out of range"
+        except ValueError:
+            pass
+    return None, "invalid syntax"
+
+
 def parse_float(text: str) -> float | None:
-    """strconv.ParseFloat(text, 64) for the number shapes the lexer can produce."""
+    """strconv.ParseFloat(text, 64) for finite numbers in Go syntax; None when Go fails."""
+    if not text or any(ch not in _FLOAT_CHARS for ch in text):
+        return None
     if "_" in text and not underscore_ok(text):
         return None
     cleaned = text.replace("_", "")

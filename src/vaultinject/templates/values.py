@@ -483,6 +483,24 @@ def is_nil_container(value: object) -> bool:
     return isinstance(value, (NilMap, NilStrList, NilStrMap))
 
 
+class InterfaceValue:
+    """A value whose static Go type is ``interface{}`` (read out of a generic map or slice).
+
+    Go forgets this once a pipeline ends; until then it shows in a few error messages and
+    in ``slice``, whose index arguments must not be interfaces.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+def strip_interface(value: object) -> object:
+    """The concrete value inside an :class:`InterfaceValue` (anything else is itself)."""
+    return value.value if type(value) is InterfaceValue else value
+
+
 def element_of_interface(value: object) -> object:
     """An element read out of an ``interface{}`` container: a JSON null stays a typed nil."""
     return NIL_INTERFACE if value is None else value
