@@ -6,7 +6,6 @@ init container + sidecar, and init only (Jobs).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -57,28 +56,29 @@ def inject(
 
 
 def check_templates(spec: InjectionSpec) -> None:
-    """Parse every inline template now, so a typo rejects the pod instead of crash-looping its agent."""
+    """Parse every inline template now, so a typo rejects the pod instead of crash-looping its agent.
+
+    `templates.parse` caches what it parsed, so a rollout's pods, which share their templates, pay once.
+    """
     errors: list[SpecError] = []
     for secret in spec.secrets:
         text = secret.contents()
         if text is None:
             continue  # a template file is only readable inside the agent container
-        problem = _template_problem(text, secret.left_delim, secret.right_delim)
-        if problem:
-            errors.append(SpecError(secret.template_annotation, problem))
+        try:
+            templates.parse(
+                text,
+                name=secret.template_annotation,
+                left_delim=secret.left_delim,
+                right_delim=secret.right_delim,
+            )
+        except templates.TemplateError as exc:
+            errors.append(
+                SpecError(secret.template_annotation, f"line {exc.line}, column {exc.column}: {exc.message}")
+            )
     if errors:
         errors[0].errors = tuple(errors)
         raise errors[0]
-
-
-@functools.lru_cache(maxsize=1024)
-def _template_problem(text: str, left_delim: str, right_delim: str) -> str | None:
-    """Why a template does not parse, or None. Cached: a rollout's pods all carry the same templates."""
-    try:
-        templates.parse(text, name="template", left_delim=left_delim, right_delim=right_delim)
-    except templates.TemplateError as exc:
-        return f"line {exc.line}, column {exc.column}: {exc.message}"
-    return None
 
 
 # The only places injection writes; the patch is computed from their final values.
