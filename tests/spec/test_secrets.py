@@ -222,3 +222,10 @@ def test_template_file_prefix_is_tried_before_template() -> None:
 def test_secrets_are_in_a_stable_order() -> None:
     keys = [s.key for s in secrets_of(**{f"agent-inject-secret-{k}": "s" for k in ["zeta", "alpha", "mid"]})]
     assert keys == ["alpha", "mid", "zeta"]
+
+
+def test_default_templates_are_upstreams() -> None:
+    assert DEFAULT_TEMPLATES["map"] % "secret/x" == (
+        '{{ with secret "secret/x" }}{{ range $k, $v := .Data }}{{ $k }}: {{ $v }}\n{{ end }}{{ end }}'
+    )
+    assert DEFAULT_TEMPLATES["json"] % "secret/x" == '{{ with secret "secret/x" }}{{ .Data | toJSON }}\n{{ end }}'

@@ -140,14 +140,6 @@ def test_response_without_standard_fields_becomes_the_data() -> None:
     assert isinstance(empty.Data, NilMap)
 
 
-def test_default_templates_are_upstreams_with_a_path_slot() -> None:
-    assert templates.DEFAULT_TEMPLATES["map"] == (
-        '{{ with secret "{path}" }}{{ range $k, $v := .Data }}{{ $k }}: {{ $v }}\n{{ end }}{{ end }}'
-    )
-    assert templates.DEFAULT_TEMPLATES["json"] == '{{ with secret "{path}" }}{{ .Data | toJSON }}\n{{ end }}'
-    assert templates.default_template("Map", "secret/x").startswith('{{ with secret "secret/x" }}')
-
-
 @pytest.mark.parametrize(
     ("function", "why"),
     [

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from vaultinject import templates
+from vaultinject.spec import DEFAULT_TEMPLATES
 
 from .judge import Case, FakeSource
 
@@ -52,22 +53,22 @@ def render(template: str, *, name: str = "golden", error_on_missing_key: bool = 
 GOLDEN: list[tuple[str, str]] = [
     # vault-k8s default templates.
     (
-        templates.default_template("map", "secret/api"),
+        DEFAULT_TEMPLATES["map"] % "secret/api",
         "retries: 3\ntoken: abc123\nurl: https://api\n",
     ),
     (
-        templates.default_template("json", "secret/api"),
+        DEFAULT_TEMPLATES["json"] % "secret/api",
         '{"retries":3,"token":"abc123","url":"https://api"}\n',
     ),
     (
-        templates.default_template("map", "secret/data/db"),
+        DEFAULT_TEMPLATES["map"] % "secret/data/db",
         "data: map[hosts:[db-1 db-2] options:map[sslmode:verify-full timeout:30] password:p@ss:w<rd> "
         "port:5432 ratio:0.75 username:app]\n"
         "metadata: map[created_time:2024-05-01T10:00:00.000000Z custom_metadata:<nil> deletion_time: "
         "destroyed:false version:4]\n",
     ),
     (
-        templates.default_template("JSON", "secret/data/db"),
+        DEFAULT_TEMPLATES["json"] % "secret/data/db",
         '{"data":{"hosts":["db-1","db-2"],"options":{"sslmode":"verify-full","timeout":30},'
         '"password":"p@ss:w\\u003crd\\u003e","port":5432,"ratio":0.75,"username":"app"},'
         '"metadata":{"created_time":"2024-05-01T10:00:00.000000Z","custom_metadata":null,'

@@ -14,7 +14,7 @@ or ``base64Decode`` of binary data).
 from __future__ import annotations
 
 from .errors import MissingKeyError, TemplateError, TemplateExecError, TemplateSyntaxError
-from .template import DEFAULT_TEMPLATES, Template, default_template, parse
+from .template import Template, parse
 from .values import JSONNumber, PemEncoded, Secret, SecretAuth, SecretWrapInfo
 
 TYPE_CHECKING = False  # typing is not imported at run time: importing this package must stay cheap.
@@ -32,7 +32,6 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "DEFAULT_TEMPLATES",
     "JSONNumber",
     "MissingKeyError",
     "PemEncoded",
@@ -44,6 +43,5 @@ __all__ = [
     "TemplateError",
     "TemplateExecError",
     "TemplateSyntaxError",
-    "default_template",
     "parse",
 ]

@@ -12,13 +12,6 @@ TYPE_CHECKING = False  # typing is not imported at run time: importing this pack
 if TYPE_CHECKING:
     from .source import SecretSource
 
-#: vault-k8s's default templates (agent-inject/agent/config.go); ``{path}`` is the secret path.
-#: Substitute with ``str.replace`` (as :func:`default_template` does), not ``str.format``.
-DEFAULT_TEMPLATES: dict[str, str] = {
-    "map": '{{ with secret "{path}" }}{{ range $k, $v := .Data }}{{ $k }}: {{ $v }}\n{{ end }}{{ end }}',
-    "json": '{{ with secret "{path}" }}{{ .Data | toJSON }}\n{{ end }}',
-}
-
 #: consul-template names the top-level template "" (template.New("")).
 _MAIN = ""
 DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
@@ -29,11 +22,6 @@ _REFUSED_MESSAGES: dict[str, str] = {
     **{name: f"function {go_quote(name)} is refused: {why}" for name, why in REFUSED_FUNCS.items()},
     **{name: f"function {go_quote(name)} is not supported by vaultinject" for name in UNSUPPORTED_FUNCS},
 }
-
-
-def default_template(kind: str, path: str) -> str:
-    """The default template text (``map`` or ``json``, any case) for a secret path, as upstream."""
-    return DEFAULT_TEMPLATES[kind.lower()].replace("{path}", path)
 
 
 class _SourcelessContext:
