@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from vaultinject.lab.kube import discovery, logs, reviews, subresources, tables
+from vaultinject.lab.kube import discovery, logs, protobuf, reviews, subresources, tables
 from vaultinject.lab.kube.clock import Clock
 from vaultinject.lab.kube.cluster import MERGE_PATCH, Cluster, DeleteOptions, Operation, UserInfo
 from vaultinject.lab.kube.rbac import Authorizer
@@ -172,6 +172,10 @@ class Api:
                 return json.loads(request.body or b"null")
             if content_type in {"application/yaml", "text/yaml"}:
                 return yaml.safe_load(request.body.decode() or "null")
+            if content_type == protobuf.CONTENT_TYPE:
+                return protobuf.decode(request.body)
+        except protobuf.ProtobufError as error:
+            raise ApiError(415, "UnsupportedMediaType", str(error)) from None
         except (ValueError, yaml.YAMLError) as error:
             raise bad_request(
                 f"the object provided is unrecognized (must be of type {rt.kind}): "
@@ -291,10 +295,15 @@ class Api:
 
     def _delete_options(self, request: Request) -> DeleteOptions:
         body: JSON = {}
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
         if request.body.strip():
             try:
-                parsed = json.loads(request.body)
-            except ValueError as error:
+                parsed = (
+                    protobuf.decode(request.body)
+                    if content_type == protobuf.CONTENT_TYPE
+                    else json.loads(request.body)
+                )
+            except (ValueError, protobuf.ProtobufError) as error:
                 raise bad_request(f"error decoding DeleteOptions: {error}") from None
             body = parsed if isinstance(parsed, dict) else {}
         options = DeleteOptions.from_json(body)

@@ -29,6 +29,7 @@ from vaultinject.lab.kube.cluster import Cluster
 from vaultinject.lab.kube.controllers import NamespaceDefaults, TokenSecrets
 from vaultinject.lab.kube.gc import GarbageCollector
 from vaultinject.lab.kube.handlers import Api, Request, Response, error_response
+from vaultinject.lab.kube.impersonation import impersonate
 from vaultinject.lab.kube.rbac import Attributes, Authorizer
 from vaultinject.lab.kube.status import ApiError, internal
 from vaultinject.lab.kube.store import Store
@@ -209,6 +210,7 @@ class KubeServer:
             parts = urlsplit(target)
             query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
             user = self.authenticator.authenticate(headers.get("authorization"))
+            user = impersonate(self.authorizer, user, headers)
             watch = query.get("watch", "").lower() in {"true", "1"}
             info = routing.parse(method, parts.path, watch)
             attributes = Attributes(
@@ -295,7 +297,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error_response(too_large))
             self.close_connection = True
             return
-        headers = {k.lower(): v for k, v in self.headers.items()}
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
         response = self.server.kube.serve(self.command, self.path, headers, body)
         self._send(response)
 
