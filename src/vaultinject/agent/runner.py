@@ -360,13 +360,19 @@ class Agent:
         self.logger.debug("token renewed", ttl=auth.lease_duration)
 
     def _renew(self, dependency: Dependency) -> None:
-        body = self._interruptibly(
-            lambda: self.client.renew_lease(dependency.lease_id, dependency.lease_duration)
-        )
+        requested = dependency.lease_duration
+        try:
+            body = self._interruptibly(lambda: self.client.renew_lease(dependency.lease_id, requested))
+        except InvalidRequest as error:  # expired, revoked, or not renewable after all: fetch a new one
+            self.logger.warn(
+                "lease cannot be renewed; fetching a new secret", path=dependency.path, error=str(error)
+            )
+            self.stale.add(dependency.key)
+            return
         granted = int(body.get("lease_duration") or 0)
         dependency.renewed(granted, self.clock())
-        if granted < dependency.lease_duration * 0.9 or granted < 1:
-            self.final.add(dependency.key)  # capped by max TTL: fetch a new one before it runs out
+        if granted < requested * 0.9 or granted < 1:
+            self.final.add(dependency.key)  # capped by its max TTL: fetch a new one before it runs out
         self.store.save()
         self.logger.debug("lease renewed", path=dependency.path, ttl=granted)
 

@@ -1,0 +1,33 @@
+"""Fixtures for agent tests against the lab: one lab per module, every agent's log checked for secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.agent.lab import AgentRun, Lab, lab_environment
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with lab_environment(tmp_path_factory.mktemp("lab")) as environment:
+        yield environment
+
+
+@pytest.fixture
+def agent(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., AgentRun]]:
+    """Make agents; at teardown kill them and assert no secret value reached their logs."""
+    runs: list[AgentRun] = []
+
+    def make(**annotations: str) -> AgentRun:
+        run = lab.agent(tmp_path / f"pod-{len(runs)}", **annotations)
+        runs.append(run)
+        return run
+
+    yield make
+    for run in runs:
+        run.kill()
+    leaked = {secret for run in runs for secret in lab.secrets if secret in run.log()}
+    assert not leaked, f"secret values in agent logs: {sorted(leaked)}"
