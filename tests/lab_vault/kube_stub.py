@@ -210,12 +210,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
+        # One write per response, like a Go server: a separate body write would meet Nagle and delayed ACKs.
         raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n"
+        self.wfile.write(head.encode() + raw)
 
     def _bearer(self) -> str:
         scheme, _, token = self.headers.get("Authorization", "").partition(" ")
