@@ -542,7 +542,7 @@ class Cluster:
         if gc_finalizer and gc_finalizer not in finalizers and not metadata.get("deletionTimestamp"):
             finalizers.append(gc_finalizer)
         if metadata.get("deletionTimestamp"):
-            return self._delete_again(rt, current, grace, now, op)
+            return self._delete_again(rt, current, options, op)
         if rt.storage_key == "namespaces":
             return self._mark_namespace_terminating(rt, current, now, op), True
         if grace == 0 and not finalizers:
@@ -574,20 +574,27 @@ class Cluster:
         return int(spec.get("terminationGracePeriodSeconds") or 0)
 
     def _delete_again(
-        self, rt: ResourceType, current: JSON, grace: int, now: float, op: Operation
+        self, rt: ResourceType, current: JSON, options: DeleteOptions, op: Operation
     ) -> tuple[JSON, bool]:
-        """A delete of an object already being deleted may only shorten its grace period."""
+        """rest.BeforeDelete on an object already being deleted: only a shorter grace period changes it."""
         metadata = current["metadata"]
-        deadline = parse_time(metadata["deletionTimestamp"])
-        if rt.storage_key != "pods" or now + grace >= deadline:
+        expected = metadata.get("resourceVersion")
+        period = metadata.get("deletionGracePeriodSeconds") or 0
+        if period == 0:
+            if metadata.get("finalizers") or op.dry_run:
+                return views.from_storage(rt, current), True
+            return views.from_storage(rt, self._remove(rt, clone(current), expected)), False
+        wanted = options.grace_period
+        if wanted is None or max(wanted, 0) >= period:
             return views.from_storage(rt, current), True
+        wanted = max(wanted, 0)
         shortened = clone(current)
-        shortened["metadata"]["deletionTimestamp"] = rfc3339(now + grace)
-        shortened["metadata"]["deletionGracePeriodSeconds"] = grace
+        deadline = parse_time(metadata["deletionTimestamp"]) - period + wanted
+        shortened["metadata"]["deletionTimestamp"] = rfc3339(deadline)
+        shortened["metadata"]["deletionGracePeriodSeconds"] = wanted
         if op.dry_run:
             return views.from_storage(rt, shortened), True
-        expected = metadata.get("resourceVersion")
-        if grace == 0 and not metadata.get("finalizers"):
+        if wanted == 0 and not metadata.get("finalizers"):
             return views.from_storage(rt, self._remove(rt, shortened, expected)), False
         return views.from_storage(rt, self.store.update(rt.storage_key, shortened, expected)), True
 
