@@ -21,7 +21,6 @@ from vaultinject.vault import InvalidRequest, PermissionDenied, TLSConfig, Vault
 
 DEFAULT_THRESHOLD = 2 / 3  # renew a lease when two thirds of it have passed
 DEFAULT_STATIC_INTERVAL = 300.0
-FAILING_GRACE = 30.0  # a render failing this long makes the pod NotReady
 MAX_ATTEMPTS = 12  # consecutive failures before exit_on_retry_failure stops the agent
 SHUTDOWN_TIMEOUT = 0.4
 TOKEN_FILE_MODE = 0o640
@@ -410,7 +409,7 @@ class Agent:
         expired = any(
             (dep.expires_at or now + 1) <= now for key, dep in self.store.dependencies.items() if key in used
         )
-        failing = self.failing_since is not None and now - self.failing_since > FAILING_GRACE
+        failing = self.failing_since is not None and now - self.failing_since > self.spec.not_ready_after
         self._set_ready(len(self.uses) == len(self.compiled) and not expired and not failing)
 
     def _set_ready(self, ready: bool) -> None:

@@ -200,6 +200,7 @@ class InjectionSpec(NamedTuple):
     go_max_procs: str | None = None
     log_level: str = "info"
     log_format: str = "standard"
+    not_ready_after: float = 30.0  # seconds a render may fail before the agent reports NotReady
     warnings: tuple[str, ...] = ()
 
     @property

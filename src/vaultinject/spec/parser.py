@@ -207,6 +207,7 @@ def _build(reader: _Reader, settings: Settings) -> InjectionSpec:
         go_max_procs=reader.text("go-max-procs"),
         log_level=reader.value("log-level", _choice(LOG_LEVELS), settings.log_level),
         log_format=reader.value("log-format", _choice(LOG_FORMATS), settings.log_format),
+        not_ready_after=values.parse_duration_or_seconds(settings.not_ready_after),
         warnings=tuple(reader.warnings),
     )
 

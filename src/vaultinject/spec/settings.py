@@ -57,6 +57,7 @@ class Settings(NamedTuple):
     token_path: str = DEFAULT_TOKEN_PATH
     token_audience: str = ""
     token_expiration_seconds: int = 3600
+    not_ready_after: str = "30s"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> "Settings":
@@ -128,6 +129,9 @@ SETTINGS: dict[str, SettingInfo] = {
     "token_path": SettingInfo("service-account token file the agent logs in with", agent=True),
     "token_audience": SettingInfo("audience of the projected token added when a pod mounts none"),
     "token_expiration_seconds": SettingInfo("lifetime of that projected token", "int"),
+    "not_ready_after": SettingInfo(
+        "how long renders may fail before the pod turns NotReady", "seconds", agent=True
+    ),
 }
 
 
