@@ -29,5 +29,10 @@ def agent(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., AgentRun]]:
     yield make
     for run in runs:
         run.kill()
-    leaked = {secret for run in runs for secret in lab.secrets if secret in run.log()}
-    assert not leaked, f"secret values in agent logs: {sorted(leaked)}"
+    secrets = (
+        set(lab.secrets)
+        | {lab.app_token_file.read_text()}
+        | {token for run in runs for token in run.tokens()}
+    )
+    leaked = {secret for run in runs for secret in secrets if secret in run.log()}
+    assert not leaked, f"secret values or tokens in agent logs: {sorted(leaked)}"

@@ -130,6 +130,12 @@ class AgentRun:
     def log(self) -> str:
         return self.log_file.read_text() if self.log_file.exists() else ""
 
+    def tokens(self) -> set[str]:
+        """The Vault token this agent saved, if any."""
+        state = self.state_dir / ".vaultinject-state.json"
+        token = (json.loads(state.read_text()).get("token") or {}).get("token") if state.exists() else None
+        return {token} if token else set()
+
     def file(self, name: str) -> str:
         return (self.secrets_dir / name).read_text()
 
