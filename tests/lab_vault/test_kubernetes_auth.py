@@ -475,3 +475,24 @@ def test_role_validation_errors(
 ) -> None:
     client.sys.enable_auth_method("kubernetes")
     assert vault.api("POST", "auth/kubernetes/role/r", role) == (400, {"errors": [message]})
+
+
+def test_the_cause_of_a_bare_403_goes_to_the_server_log(
+    kube: FakeKubernetes, local_files: tuple[Path, Path]
+) -> None:
+    events: list[dict[str, object]] = []
+    token_file, ca_file = local_files
+    with vault_thread(
+        local_sa_token_file=token_file, local_ca_cert_file=ca_file, log=events.append
+    ) as server:
+        admin = client_for(server, server.root_token)
+        stored = vault_pod_token(kube)
+        configure(admin, kube, token_reviewer_jwt=stored)
+        kube.invalidate(stored)
+        assert login(server, kube.issue("demo", "app"))[0] == 403
+    [event] = [event for event in events if event.get("msg") == "login unauthorized"]
+    assert event["err"] == (
+        "lookup failed: service account unauthorized; this could mean it has been deleted or recreated with a new token"
+    )
+    assert event["role"] == "app"
+    assert stored not in str(events)

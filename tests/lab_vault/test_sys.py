@@ -228,3 +228,19 @@ def test_disabling_an_auth_method_revokes_its_tokens(vault: ThreadVault, client:
     assert client_for(vault, token).is_authenticated()
     client.sys.disable_auth_method("approle")
     assert not client_for(vault, token).is_authenticated()
+
+
+def test_the_ui_mount_lookup_tells_kv_versions_apart(vault: ThreadVault, client: hvac.Client) -> None:
+    from .helpers import token_with_policy
+
+    client.sys.enable_secrets_engine("kv", path="old", options={"version": "1"})
+    token = token_with_policy(client, "reader", 'path "secret/data/app/*" { capabilities = ["read"] }')
+    status, body = vault.api("GET", "sys/internal/ui/mounts/secret/app/db", token=token)
+    assert status == 200
+    assert (body["data"]["path"], body["data"]["type"], body["data"]["options"]) == (
+        "secret/",
+        "kv",
+        {"version": "2"},
+    )
+    assert vault.api("GET", "sys/internal/ui/mounts/old/x", token=token)[0] == 403
+    assert vault.api("GET", "sys/internal/ui/mounts/old/x")[1]["data"]["options"] == {"version": "1"}

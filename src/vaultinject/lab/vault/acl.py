@@ -143,6 +143,21 @@ class ACL:
             return parameters_allowed(permissions, data)
         return True
 
+    def has_any_under(self, prefix: str) -> bool:
+        """Whether some rule grants a capability on `prefix` or below it (`hasMountAccess`)."""
+        if self.root:
+            return True
+        for path, permissions in self.exact.items():
+            if path.startswith(prefix) and permissions.capabilities - {"deny"}:
+                return True
+        for pattern, permissions in self.wildcard:
+            if not permissions.capabilities - {"deny"}:
+                continue
+            head = pattern.text.split("+", 1)[0].rstrip("*")
+            if head.startswith(prefix) or prefix.startswith(head):
+                return True
+        return False
+
     def has_sudo(self, path: str) -> bool:
         if self.root:
             return True

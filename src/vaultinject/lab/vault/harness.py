@@ -36,7 +36,7 @@ from typing import Any
 from vaultinject.lab.tls import CertificateAuthority
 from vaultinject.lab.vault.config import ServerConfig
 from vaultinject.lab.vault.core import Core
-from vaultinject.lab.vault.server import VaultServer
+from vaultinject.lab.vault.server import LogSink, VaultServer
 
 
 @dataclass(frozen=True)
@@ -256,9 +256,11 @@ def vault_thread(
     root_token: str | None = "root",  # noqa: S107 - the lab's well-known dev token
     tls: bool = False,
     workdir: Path | None = None,
+    log: LogSink | None = None,
     **settings: Any,
 ) -> Iterator[ThreadVault]:
-    """Run the server in this process on a free 127.0.0.1 port. `settings` are `ServerConfig` fields."""
+    """Run the server in this process on a free 127.0.0.1 port. `settings` are `ServerConfig` fields;
+    `log` receives the server's JSON log events (requests, and causes of login failures)."""
     with _workdir(workdir) as directory:
         config = ServerConfig(listen_host="127.0.0.1", listen_port=0, root_token=root_token, **settings)
         ca_file = None
@@ -267,7 +269,7 @@ def vault_thread(
             config.tls_cert, config.tls_key, ca_file = files.cert_file, files.key_file, files.ca_file
         if "auto_unseal" not in settings:
             config.auto_unseal = True
-        server = VaultServer(config, log=lambda _event: None)
+        server = VaultServer(config, log=log or (lambda _event: None))
         server.start()
         try:
             yield ThreadVault(url=server.url, root_token=root_token or "", ca_file=ca_file, server=server)

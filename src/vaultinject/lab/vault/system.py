@@ -17,6 +17,7 @@ from vaultinject.lab.vault.envelope import (
     VaultError,
     bad_request,
     not_found,
+    permission_denied,
     sealed,
     unsupported_operation,
 )
@@ -217,7 +218,7 @@ class SystemBackend(Backend):
     """The mounted `sys/` backend."""
 
     type_name = "system"
-    unauthenticated_paths = ("wrapping/lookup",)
+    unauthenticated_paths = ("wrapping/lookup", "internal/ui/mounts/*")
     sudo_paths = (
         "auth/*",
         "remount",
@@ -292,6 +293,7 @@ class SystemBackend(Backend):
         add(r"wrapping/unwrap", update=self.unwrap)
         add(r"wrapping/lookup", update=self.wrap_lookup, read=self.wrap_lookup)
         add(r"wrapping/rewrap", update=self.rewrap)
+        add(r"internal/ui/mounts/(?P<path>.+)", read=self.ui_mount)
         lab_api.register(self.router, core)
 
     # -- seal ---------------------------------------------------------------------------------------
@@ -579,6 +581,21 @@ class SystemBackend(Backend):
         creation_path = entry.path if entry is not None else request.path
         info = self.core.wrapper.wrap(envelope, creation_path, ttl, "")
         return Response(wrap_info=info)
+
+    # -- the mount lookup Vault Agent and the CLI use to tell KV v1 from v2 -------------------------------
+
+    def ui_mount(self, request: Request, match: re.Match[str]) -> Response:
+        """`sys/internal/ui/mounts/<path>`: the mount holding `path`, for any token with access to it."""
+        token = self.core.tokens.lookup(request.client_token) if request.client_token else None
+        routed = self.core.mounts.route(match["path"].lstrip("/"))
+        if token is None or routed is None:
+            raise permission_denied()
+        entry = routed[0]
+        if not self.core.acl(token).has_any_under(entry.route_prefix):
+            raise permission_denied()
+        view = entry.api_view()
+        view["path"] = entry.route_prefix
+        return responses.data(view)
 
 
 def _mount_path(path: str) -> str:
