@@ -153,3 +153,11 @@ def test_the_lab_credentials_view_needs_root(vault: ThreadVault, database: hvac.
     token = token_with_policy(database, "reader", 'path "database/*" { capabilities = ["read"] }')
     status, _ = vault.api("GET", "sys/lab/database/credentials", token=token)
     assert status == 403
+
+
+def test_leases_can_be_listed_by_prefix_with_sudo(vault: ThreadVault, database: hvac.Client) -> None:
+    lease_id = database.secrets.database.generate_credentials("app")["lease_id"]
+    assert database.sys.list_leases("database/creds/app/")["data"]["keys"] == [lease_id.rsplit("/", 1)[1]]
+    assert database.sys.list_leases("database/")["data"]["keys"] == ["creds/"]
+    token = token_with_policy(database, "lister", 'path "sys/leases/lookup/*" { capabilities = ["list"] }')
+    assert vault.api("LIST", "sys/leases/lookup/database/", token=token)[0] == 403
