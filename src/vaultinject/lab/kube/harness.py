@@ -54,7 +54,8 @@ class LabKube:
     admin_token: str
     ca_file: Path
     data_dir: Path
-    server: KubeServer | None = None
+    server: KubeServer | None = None  # in-process only: clock, store, cluster, authenticator
+    process: subprocess.Popen[str] | None = None
 
     # --- raw HTTP ---
 
@@ -272,7 +273,7 @@ def running_kube(
             url = _ready_url(process, startup_timeout)
             pki = directory / "pki"
             token = (directory / "admin-token").read_text().strip()
-            yield LabKube(url, kubeconfig, token, pki / "ca.crt", directory)
+            yield LabKube(url, kubeconfig, token, pki / "ca.crt", directory, process=process)
         finally:
             _stop(process)
 
