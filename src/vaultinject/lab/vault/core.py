@@ -79,7 +79,7 @@ class Core:
         self.tokens.revoke_hooks.append(lambda entry: self.leases.revoke_by_token(entry.id))
         self.token_revoked_hooks: list[Callable[[TokenEntry], None]] = []
         self.tokens.revoke_hooks.append(self._notify_token_revoked)
-        from vaultinject.lab.vault.system import EarlyHandlers
+        from vaultinject.lab.vault.system_status import EarlyHandlers
 
         self.early = EarlyHandlers(self)
 

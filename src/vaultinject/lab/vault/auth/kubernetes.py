@@ -221,56 +221,13 @@ class KubernetesBackend(Backend):
         return responses.no_content()
 
     def write_role(self, request: Request, match: re.Match[str]) -> Response:
+        """Create or update a role; fields left out of an update keep their stored values."""
         name = match["name"].lower()
-        data = request.data
         creating = request.operation == CREATE
-        existing = self._role(name)
-        role: dict[str, Any] = existing or {
-            "bound_service_account_names": [],
-            "bound_service_account_namespaces": [],
-            "bound_service_account_namespace_selector": "",
-            "audience": "",
-            "alias_name_source": "",
-            "token": {},
-        }
-        role["token"] = tokenfields.parse(data, role["token"] if not creating else None)
-        if fields.has(data, "bound_service_account_names"):
-            role["bound_service_account_names"] = fields.string_list(data, "bound_service_account_names")
-        if not role["bound_service_account_names"]:
-            raise bad_request('"bound_service_account_names" can not be empty')
-        if len(role["bound_service_account_names"]) > 1 and "*" in role["bound_service_account_names"]:
-            raise bad_request('can not mix "*" with values')
-        if fields.has(data, "bound_service_account_namespaces"):
-            role["bound_service_account_namespaces"] = fields.string_list(
-                data, "bound_service_account_namespaces"
-            )
-        if fields.has(data, "bound_service_account_namespace_selector"):
-            role["bound_service_account_namespace_selector"] = fields.string(
-                data, "bound_service_account_namespace_selector"
-            )
-        selector = role["bound_service_account_namespace_selector"]
-        if not role["bound_service_account_namespaces"] and not selector:
-            raise bad_request(
-                '"bound_service_account_namespaces" can not be empty if '
-                '"bound_service_account_namespace_selector" is not set'
-            )
-        if (
-            len(role["bound_service_account_namespaces"]) > 1
-            and "*" in role["bound_service_account_namespaces"]
-        ):
-            raise bad_request('can not mix "*" with values')
-        if selector:
-            try:
-                parse_selector(selector)
-            except SelectorError:
-                raise bad_request('invalid "bound_service_account_namespace_selector" configured') from None
-        if fields.has(data, "audience"):
-            role["audience"] = fields.string(data, "audience")
-        if fields.has(data, "alias_name_source"):
-            role["alias_name_source"] = fields.string(data, "alias_name_source")
-        role["alias_name_source"] = role["alias_name_source"] or "serviceaccount_uid"
-        if role["alias_name_source"] not in ALIAS_SOURCES:
-            raise bad_request(f'invalid alias_name_source "{role["alias_name_source"]}"')
+        role = (None if creating else self._role(name)) or _new_role()
+        role["token"] = tokenfields.parse(request.data, None if creating else role["token"])
+        _merge_role_fields(role, request.data)
+        _validate_bindings(role)
         return self._store_role(name, role)
 
     def _store_role(self, name: str, role: dict[str, Any]) -> Response:
@@ -455,6 +412,51 @@ class KubernetesBackend(Backend):
             max_ttl=int(params["token_max_ttl"]),
             period=int(params["token_period"]),
         )
+
+
+def _new_role() -> dict[str, Any]:
+    return {
+        "bound_service_account_names": [],
+        "bound_service_account_namespaces": [],
+        "bound_service_account_namespace_selector": "",
+        "audience": "",
+        "alias_name_source": "",
+        "token": {},
+    }
+
+
+def _merge_role_fields(role: dict[str, Any], data: dict[str, Any]) -> None:
+    for name in ("bound_service_account_names", "bound_service_account_namespaces"):
+        if fields.has(data, name):
+            role[name] = fields.string_list(data, name)
+    for name in ("bound_service_account_namespace_selector", "audience", "alias_name_source"):
+        if fields.has(data, name):
+            role[name] = fields.string(data, name)
+    role["alias_name_source"] = role["alias_name_source"] or "serviceaccount_uid"
+
+
+def _validate_bindings(role: dict[str, Any]) -> None:
+    """The checks and messages of `pathRoleCreateUpdate`."""
+    names, namespaces = role["bound_service_account_names"], role["bound_service_account_namespaces"]
+    selector = role["bound_service_account_namespace_selector"]
+    if not names:
+        raise bad_request('"bound_service_account_names" can not be empty')
+    if len(names) > 1 and "*" in names:
+        raise bad_request('can not mix "*" with values')
+    if not namespaces and not selector:
+        raise bad_request(
+            '"bound_service_account_namespaces" can not be empty if '
+            '"bound_service_account_namespace_selector" is not set'
+        )
+    if len(namespaces) > 1 and "*" in namespaces:
+        raise bad_request('can not mix "*" with values')
+    if selector:
+        try:
+            parse_selector(selector)
+        except SelectorError:
+            raise bad_request('invalid "bound_service_account_namespace_selector" configured') from None
+    if role["alias_name_source"] not in ALIAS_SOURCES:
+        raise bad_request(f'invalid alias_name_source "{role["alias_name_source"]}"')
 
 
 def _check_times(claims: dict[str, Any], now: float) -> None:
