@@ -105,6 +105,10 @@ class LeaseManager:
 
     def renew(self, lease_id: str, increment: int) -> tuple[LeaseEntry, list[str]]:
         """Extend a lease through its engine; errors carry Vault's texts."""
+        with self.storage.transaction():
+            return self._renew(lease_id, increment)
+
+    def _renew(self, lease_id: str, increment: int) -> tuple[LeaseEntry, list[str]]:
         entry = self.get(lease_id)
         if entry is None:
             raise bad_request("lease not found or lease is not renewable")
