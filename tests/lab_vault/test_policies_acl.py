@@ -219,3 +219,32 @@ def test_without_the_default_policy_a_token_cannot_look_itself_up(
 ) -> None:
     token = client.auth.token.create(policies=["nothing"], no_default_policy=True)["auth"]["client_token"]
     assert client_for(vault, token).is_authenticated() is False
+
+
+def test_the_healers_narrow_policy_can_rewrite_the_config_but_never_plant_a_reviewer_token(
+    vault: ThreadVault, client: hvac.Client
+) -> None:
+    """auth-failure §6.1: read and rewrite `auth/kubernetes/config`, with `token_reviewer_jwt` denied."""
+    client.sys.enable_auth_method("kubernetes")
+    client.auth.kubernetes.configure(kubernetes_host="https://10.0.0.1:443", token_reviewer_jwt="planted")
+    token = token_with_policy(
+        client,
+        "healer",
+        """
+        path "auth/kubernetes/config" {
+          capabilities = ["read", "create", "update"]
+          denied_parameters = { "token_reviewer_jwt" = [] }
+        }
+        path "auth/kubernetes/role" { capabilities = ["list"] }
+        """,
+    )
+    healer = client_for(vault, token)
+    assert healer.auth.kubernetes.read_config()["token_reviewer_jwt_set"] is True
+
+    healer.auth.kubernetes.configure(kubernetes_host="https://10.0.0.1:443")
+
+    assert healer.auth.kubernetes.read_config()["token_reviewer_jwt_set"] is False
+    with pytest.raises(hvac.exceptions.Forbidden):
+        healer.auth.kubernetes.configure(kubernetes_host="https://10.0.0.1:443", token_reviewer_jwt="again")
+    with pytest.raises(hvac.exceptions.Forbidden):
+        healer.sys.list_auth_methods()
