@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from vaultinject.lab.vault import ids
@@ -126,6 +126,7 @@ class Core:
         self.store.close()
 
     def write_unseal_keys(self, keys: list[bytes]) -> None:
+        """Save the unseal keys (JSON `keys`, `keys_base64`) to `--unseal-key-file`, owner-readable only."""
         path = self.config.unseal_key_file
         if path is None:
             return
@@ -134,8 +135,10 @@ class Core:
             "keys_base64": [base64.b64encode(k).decode() for k in keys],
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        Path(path).write_text(json.dumps(document, indent=2) + "\n")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(document, indent=2) + "\n")
 
     def ensure_root_token(self, token_id: str) -> TokenEntry:
         existing = self.tokens.get(token_id)
