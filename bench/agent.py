@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.agent.lab import AgentRun, Lab, lab_environment
+from tests.agent.lab import AGENT_COMMAND, AgentRun, Lab, lab_environment
 
 SOURCE = Path(__file__).resolve().parents[1] / "src"
 SECRETS = 5
@@ -57,7 +57,7 @@ def bench_init(lab: Lab, root: Path, runs: int) -> None:
     baseline, agent = [], []
     for attempt in range(runs):
         run = lab.agent(root / f"init-{attempt}", **init_annotations())
-        command = [sys.executable, "-m", "vaultinject.agent", "--mode", "init", "--annotations",
+        command = [*AGENT_COMMAND, "--mode", "init", "--annotations",
                    str(run.root / "annotations"), "--state-dir", str(run.state_dir)]  # fmt: skip
         baseline.append(timed([sys.executable, "-c", "pass"], env))
         agent.append(timed(command, run.env(**{k: v for k, v in env.items() if k.startswith("VAULTINJECT")})))

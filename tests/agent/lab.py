@@ -22,6 +22,7 @@ from vaultinject.lab.kube.harness import LabKube, in_process_kube
 from vaultinject.lab.vault.harness import VaultProcess, vault_process
 
 VAULT = "vault.hashicorp.com/"
+AGENT_COMMAND = [str(Path(sys.executable).with_name("vaultinject-agent"))]  # what the injector puts in pods
 APP_POLICY = """
 path "secret/data/app/*" { capabilities = ["read"] }
 path "kv1/app/*" { capabilities = ["read", "list"] }

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from tests.agent.lab import AgentRun, Lab
+import pytest
+
+from tests.agent.lab import AGENT_COMMAND, AgentRun, Lab
 
 
 def test_init_logs_in_with_kubernetes_auth_and_renders_kv_v2(agent: Callable[..., AgentRun]) -> None:
@@ -82,3 +87,35 @@ def test_init_is_fast(agent: Callable[..., AgentRun]) -> None:
     assert run.run("init") == 0
     assert time.monotonic() - started < 5.0  # generous: the figure is measured by bench/agent.py
     assert os.listdir(run.secrets_dir) == ["db"]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        [sys.executable, "-m", "vaultinject.agent"],
+        [str(Path(sys.executable).with_name("vaultinject")), "agent"],
+    ],
+    ids=["python -m vaultinject.agent", "vaultinject agent"],
+)
+def test_every_entry_point_runs_the_same_agent(agent: Callable[..., AgentRun], entry: list[str]) -> None:
+    run = agent(agent_inject_secret_db="secret/data/app/db")
+    command = [
+        *entry,
+        "--mode",
+        "init",
+        "--annotations",
+        str(run.root / "annotations"),
+        "--state-dir",
+        str(run.state_dir),
+    ]
+    finished = subprocess.run(command, env=run.env(), capture_output=True, text=True, timeout=30, check=False)
+    assert finished.returncode == 0, finished.stderr
+    assert "alice" in run.file("db")
+
+
+def test_bad_options_exit_2_with_usage(agent: Callable[..., AgentRun]) -> None:
+    finished = subprocess.run(
+        [*AGENT_COMMAND, "--mode", "daemon"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert finished.returncode == 2
+    assert "--mode must be one of init, sidecar, native" in finished.stderr

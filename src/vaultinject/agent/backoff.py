@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import os
 
 DEFAULT_MIN = 1.0
 DEFAULT_MAX = 300.0
@@ -20,9 +20,14 @@ class Backoff:
     def next(self, *, retry_after: float | None = None, cap: float | None = None) -> float:
         """The delay before the next attempt; Vault's Retry-After is honoured when it is longer."""
         ceiling = min(self.maximum, cap) if cap is not None else self.maximum
-        delay = min(ceiling, self.minimum * (2.0**self.attempts)) * random.uniform(0.75, 1.0)  # noqa: S311
+        delay = min(ceiling, self.minimum * (2.0**self.attempts)) * (0.75 + 0.25 * _fraction())
         self.attempts += 1
         return max(delay, retry_after or 0.0)
 
     def reset(self) -> None:
         self.attempts = 0
+
+
+def _fraction() -> float:
+    """A random number in [0, 1] (the `random` module costs the agent ~2 ms of imports)."""
+    return int.from_bytes(os.urandom(2), "big") / 0xFFFF

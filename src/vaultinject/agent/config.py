@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import NamedTuple
 
+from vaultinject.records import Record
 from vaultinject.spec import (
     AGENT_STATE_PATH,
     PODINFO_ANNOTATIONS_FILE,
@@ -25,7 +25,7 @@ class ConfigError(Exception):
     """Configuration the agent cannot run with; retrying will not help."""
 
 
-class AgentOptions(NamedTuple):
+class AgentOptions(Record):
     """Command-line options."""
 
     mode: str

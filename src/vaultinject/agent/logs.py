@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 LEVELS = {"trace": 0, "debug": 1, "info": 2, "warn": 3, "warning": 3, "err": 4, "error": 4}
 REDACTED = "[redacted]"

@@ -6,15 +6,19 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from typing import Any, NamedTuple
 
 from vaultinject import templates
 from vaultinject.agent.config import ConfigError
 from vaultinject.agent.logs import Logger
 from vaultinject.agent.sink import write_atomic
 from vaultinject.agent.store import Dependency, Store, dependency_key
+from vaultinject.records import Record
 from vaultinject.spec import InjectionSpec, SecretSpec
 from vaultinject.vault import NotFound, VaultClient, VaultError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EMPTY_LIST = b'{"data": {"keys": []}}'
 
@@ -26,14 +30,14 @@ class MissingSecret(VaultError):
     hint = "check the path in the template; KV v2 reads go to <mount>/data/<path>"
 
 
-class Compiled(NamedTuple):
+class Compiled(Record):
     """A secret's parsed template."""
 
     secret: SecretSpec
     template: templates.Template
 
 
-class Rendered(NamedTuple):
+class Rendered(Record):
     """The outcome of one render: whether the file changed, and the dependencies it read."""
 
     changed: bool

@@ -6,7 +6,6 @@ import signal
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import NamedTuple, TypeVar
 
 from vaultinject.agent import sink
 from vaultinject.agent.backoff import AUTH_ERROR_CAP, Backoff
@@ -16,6 +15,7 @@ from vaultinject.agent.login import CredentialError, login
 from vaultinject.agent.logs import Logger
 from vaultinject.agent.renderer import Compiled, Renderer, RenderError
 from vaultinject.agent.store import Dependency, Store, TokenState
+from vaultinject.records import Record
 from vaultinject.spec import READY_FILE, STARTED_FILE, InjectionSpec
 from vaultinject.vault import InvalidRequest, PermissionDenied, TLSConfig, VaultClient, VaultError
 
@@ -27,7 +27,11 @@ TOKEN_FILE_MODE = 0o640
 
 RETRYABLE = (VaultError, CredentialError, RenderError, OSError)
 MAX_WAIT = 5.0  # re-check readiness at least this often
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 class Shutdown(BaseException):
@@ -42,7 +46,7 @@ class Exit(Exception):
         self.code = code
 
 
-class Action(NamedTuple):
+class Action(Record):
     """Something due at `at`: renew or re-login the token, renew or refetch a dependency."""
 
     at: float

@@ -5,7 +5,6 @@ A reader polling the file sees the old content or the new one, never a partial o
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 
@@ -40,8 +39,7 @@ def write_atomic(path: str, content: bytes, mode: int | None = None, *, inside: 
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        _remove(temporary)
         raise
     _sync_directory(directory)
     return True
@@ -72,11 +70,13 @@ def _sync_directory(directory: str) -> None:
 
 def remove_stale_temporaries(directory: str) -> None:
     """Temp files a killed agent left behind."""
-    with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(directory):
-            if name.startswith(".") and name.endswith(".tmp"):
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(directory, name))
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.startswith(".") and name.endswith(".tmp"):
+            _remove(os.path.join(directory, name))
 
 
 def set_marker(path: str, present: bool) -> None:
@@ -85,5 +85,11 @@ def set_marker(path: str, present: bool) -> None:
         with open(path, "a"):
             pass
     else:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        _remove(path)
+
+
+def _remove(path: str) -> None:
+    try:  # noqa: SIM105 - contextlib.suppress would add an import to the agent's cold start
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

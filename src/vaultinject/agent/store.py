@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from vaultinject.agent.sink import write_atomic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STATE_FILE = ".vaultinject-state.json"
 STATE_VERSION = 1

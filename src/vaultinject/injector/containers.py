@@ -8,7 +8,7 @@ from vaultinject.injector import jsonpatch
 from vaultinject.injector.names import INIT_CONTAINER, SIDECAR
 from vaultinject.spec import READY_FILE, STARTED_FILE, InjectionSpec, SpecError, vault_key
 
-AGENT_COMMAND = ["python3", "-m", "vaultinject.agent"]
+AGENT_COMMAND = ["vaultinject-agent"]  # the console script of `python -m vaultinject.agent`
 
 
 class AgentContext(NamedTuple):

@@ -1,11 +1,18 @@
 """The typed, validated injection spec that annotations parse into."""
 
+from __future__ import annotations
+
 import enum
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import NamedTuple, TypeVar
 
-T = TypeVar("T")
+from vaultinject.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 VAULT_PREFIX = "vault.hashicorp.com/"
 VAULTINJECT_PREFIX = "vaultinject.io/"
@@ -67,7 +74,7 @@ class SpecError(ValueError):
         self.errors: tuple[SpecError, ...] = (self,)
 
 
-class SecretSpec(NamedTuple):
+class SecretSpec(Record):
     """One rendered file: where its template comes from and where it is written."""
 
     name: str  # the file name: the annotation suffix, lower-cased unless case is preserved
@@ -102,7 +109,7 @@ class SecretSpec(NamedTuple):
         return DEFAULT_TEMPLATES[self.default_template] % (self.vault_path or "")
 
 
-class VaultConnection(NamedTuple):
+class VaultConnection(Record):
     """How the agent reaches Vault."""
 
     address: str
@@ -119,7 +126,7 @@ class VaultConnection(NamedTuple):
     client_timeout: float | None = None  # seconds
 
 
-class AuthSpec(NamedTuple):
+class AuthSpec(Record):
     """How the agent logs in."""
 
     type: str  # kubernetes, jwt or approle
@@ -133,7 +140,7 @@ class AuthSpec(NamedTuple):
     exit_on_err: bool = False
 
 
-class SecuritySpec(NamedTuple):
+class SecuritySpec(Record):
     """The agents' security context."""
 
     set_security_context: bool = True
@@ -142,14 +149,14 @@ class SecuritySpec(NamedTuple):
     run_as_same_user: bool = False
 
 
-class Resources(NamedTuple):
+class Resources(Record):
     """Agent container resources; an absent key means no request or limit."""
 
     requests: Mapping[str, str] = EMPTY
     limits: Mapping[str, str] = EMPTY
 
 
-class CacheSpec(NamedTuple):
+class CacheSpec(Record):
     """Vault Agent's cache annotations. Classic mode always shares the init container's state."""
 
     enable: bool = False
@@ -158,7 +165,7 @@ class CacheSpec(NamedTuple):
     exit_on_err: bool = False
 
 
-class TemplateConfig(NamedTuple):
+class TemplateConfig(Record):
     """Rendering behaviour shared by every template."""
 
     exit_on_retry_failure: bool = True
@@ -167,7 +174,7 @@ class TemplateConfig(NamedTuple):
     lease_renewal_threshold: float | None = None  # fraction of the lease; None: the agent's default
 
 
-class InjectionSpec(NamedTuple):
+class InjectionSpec(Record):
     """Everything the injector and the agent need to know, parsed and validated once."""
 
     mode: Mode

@@ -11,8 +11,6 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import TypeVar
-from urllib.parse import urlsplit
 
 from vaultinject.spec import values
 from vaultinject.spec.model import (
@@ -33,8 +31,13 @@ from vaultinject.spec.model import (
     frozen_mapping,
 )
 from vaultinject.spec.settings import Settings
+from vaultinject.urls import split_url
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 # The three annotations that create a secret, in the order upstream tries them.
 SECRET_PREFIXES = ("agent-inject-secret-", "agent-inject-template-file-", "agent-inject-template-")
@@ -288,9 +291,12 @@ def _vault_connection(reader: _Reader, settings: Settings) -> VaultConnection:
 
 
 def _vault_address(raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"{raw!r} is not a Vault address; use a URL such as https://vault.vault.svc:8200")
+    try:
+        split_url(raw)
+    except ValueError:
+        raise ValueError(
+            f"{raw!r} is not a Vault address; use a URL such as https://vault.vault.svc:8200"
+        ) from None
     return raw.rstrip("/")
 
 

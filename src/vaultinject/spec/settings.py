@@ -5,12 +5,18 @@ Agent settings also reach the agent containers as environment variables, so the 
 pod's annotations with the same defaults the webhook used.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
 
 from vaultinject import __version__
+from vaultinject.records import Record
 from vaultinject.spec import values
 from vaultinject.spec.model import DEFAULT_TEMPLATES, Mode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 ENV_PREFIX = "VAULTINJECT_"
 DEFAULT_IMAGE = f"ghcr.io/vaultinject/vaultinject:{__version__}"
@@ -21,7 +27,7 @@ class SettingsError(ValueError):
     """A bad injector setting; names the environment variable and the flag."""
 
 
-class Settings(NamedTuple):
+class Settings(Record):
     """Injector defaults; annotations on a pod override them. `SETTINGS` documents each one."""
 
     vault_addr: str = ""
@@ -60,7 +66,7 @@ class Settings(NamedTuple):
     not_ready_after: str = "30s"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Defaults, then `VAULTINJECT_*` variables, then explicit overrides (flags; None is skipped)."""
         raw: dict[str, Any] = {}
         for name in cls._fields:
@@ -81,7 +87,7 @@ class Settings(NamedTuple):
         }
 
 
-class SettingInfo(NamedTuple):
+class SettingInfo(Record):
     """How a setting is parsed, explained, and whether the agent needs it."""
 
     help: str

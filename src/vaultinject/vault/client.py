@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import random
+import os
 import socket
 import ssl
 import time
 from collections.abc import Mapping
-from typing import Any, NamedTuple
-from urllib.parse import quote, urlencode, urlsplit
 
+from vaultinject.records import Record
+from vaultinject.urls import query, quote, split_url
 from vaultinject.vault.errors import (
     NotFound,
     RateLimited,
@@ -22,10 +22,14 @@ from vaultinject.vault.errors import (
 )
 from vaultinject.vault.http import Connection, ConnectionClosed
 
-Json = dict[str, Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Json = dict[str, Any]
 
 
-class TLSConfig(NamedTuple):
+class TLSConfig(Record):
     """How to trust Vault and, optionally, present a client certificate."""
 
     ca_file: str | None = None
@@ -37,7 +41,7 @@ class TLSConfig(NamedTuple):
     skip_verify: bool = False
 
 
-class Auth(NamedTuple):
+class Auth(Record):
     """The `auth` block of a login or renewal."""
 
     client_token: str
@@ -91,15 +95,15 @@ class VaultClient:
         proxy: str | None = None,
         max_retries: int = 2,
     ) -> None:
-        parts = urlsplit(address)
+        url = split_url(address)
         self.address = address.rstrip("/")
-        self._https = parts.scheme == "https"
-        self._host, self._port = parts.hostname or "", parts.port
+        self._https = url.scheme == "https"
+        self._host, self._port = url.host, url.default_port
         self._tls = tls or TLSConfig()
         self._context = ssl_context(self._tls) if self._https else None
         self.namespace = namespace
         self.timeout = timeout
-        self._proxy = urlsplit(proxy) if proxy else None
+        self._proxy = split_url(proxy) if proxy else None
         self.max_retries = max_retries
         self.token: str | None = None
         self._connection: Connection | None = None
@@ -186,7 +190,7 @@ class VaultClient:
         authenticated: bool = True,
     ) -> bytes | None:
         """One request with Vault's retry policy (connection errors and 5xx but 501 retried); the body."""
-        target = "/v1/" + quote(path.strip("/"), safe="/-_.~:@") + (f"?{urlencode(params)}" if params else "")
+        target = "/v1/" + quote(path.strip("/"), safe="/:@") + (f"?{query(dict(params))}" if params else "")
         headers = {"X-Vault-Request": "true", "Accept": "application/json"}
         if authenticated and self.token:
             headers["X-Vault-Token"] = self.token
@@ -202,7 +206,7 @@ class VaultClient:
             except (VaultUnreachable, ServerError) as error:
                 if attempt == self.max_retries or isinstance(error, VaultTLSError):
                     raise
-                time.sleep(random.uniform(0.25, 0.5) * (2**attempt))  # noqa: S311 - jitter, not crypto
+                time.sleep((0.25 + 0.25 * int.from_bytes(os.urandom(1), "big") / 255) * (2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(
@@ -267,12 +271,10 @@ class VaultClient:
 
     def _connect(self) -> Connection:
         if self._connection is None:
-            proxy = (
-                (self._proxy.hostname or "", self._proxy.port or 3128) if self._proxy is not None else None
-            )
+            proxy = (self._proxy.host, self._proxy.port or 3128) if self._proxy is not None else None
             self._connection = Connection(
                 self._host,
-                self._port or (443 if self._https else 80),
+                self._port,
                 tls=self._context,
                 server_name=self._tls.server_name,
                 timeout=self.timeout,
