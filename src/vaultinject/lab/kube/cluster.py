@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from vaultinject.lab.kube import defaults, patching, plugins, validation, views
+from vaultinject.lab.kube import defaults, patching, plugins, shapes, validation, views
 from vaultinject.lab.kube.clock import Clock, parse_time, rfc3339
 from vaultinject.lab.kube.resources import REGISTRY, Registry, ResourceType
 from vaultinject.lab.kube.selectors import (
@@ -37,6 +38,7 @@ from vaultinject.lab.kube.status import (
 from vaultinject.lab.kube.store import AlreadyExists, Conflict, NotFound, Store
 
 JSON = dict[str, Any]
+log = logging.getLogger(__name__)
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -207,6 +209,13 @@ class Cluster:
 
     def create(self, rt: ResourceType, namespace: str, body: Any, op: Operation) -> JSON:
         """Create an object through defaults, admission, name generation and validation."""
+        try:
+            return self._create(rt, namespace, body, op)
+        except (AttributeError, TypeError, KeyError) as error:
+            log.debug("malformed %s rejected", rt.kind, exc_info=True)
+            raise shapes.malformed(rt, error) from None
+
+    def _create(self, rt: ResourceType, namespace: str, body: Any, op: Operation) -> JSON:
         obj = self._decode(rt, namespace, body)
         for key in _SYSTEM_METADATA:
             obj["metadata"].pop(key, None)
@@ -254,6 +263,7 @@ class Cluster:
                 f"the API version in the data ({body['apiVersion']}) does not match the expected API version "
                 f"({rt.api_version})"
             )
+        shapes.check(rt, body)
         obj: JSON = clone(body)
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         if not isinstance(obj.get("metadata"), dict):
@@ -402,6 +412,7 @@ class Cluster:
         for _ in range(_MAX_RETRIES):
             current = self._current(rt, namespace, name)
             patched = self._apply_patch(rt, current, patch_body, content_type)
+            shapes.check(rt, patched)
             wanted_rv = (patched.get("metadata") or {}).get("resourceVersion")
             if wanted_rv and wanted_rv != current["metadata"].get("resourceVersion"):
                 raise conflict(rt.group_resource, name)
@@ -455,6 +466,25 @@ class Cluster:
     ) -> JSON:
         if precondition is not None and precondition != current["metadata"].get("resourceVersion"):
             raise conflict(rt.group_resource, current["metadata"]["name"])
+        shapes.check(rt, candidate)
+        try:
+            return self._update_checked(
+                rt, current, candidate, op=op, subresource=subresource, options_kind=options_kind
+            )
+        except (AttributeError, TypeError, KeyError) as error:
+            log.debug("malformed %s update rejected", rt.kind, exc_info=True)
+            raise shapes.malformed(rt, error) from None
+
+    def _update_checked(
+        self,
+        rt: ResourceType,
+        current: JSON,
+        candidate: JSON,
+        *,
+        op: Operation,
+        subresource: str,
+        options_kind: str,
+    ) -> JSON:
         candidate = views.to_storage(rt, candidate)
         candidate["apiVersion"], candidate["kind"] = current["apiVersion"], current["kind"]
         if subresource == "status":

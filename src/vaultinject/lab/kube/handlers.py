@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from vaultinject.lab.kube import discovery, logs, protobuf, reviews, subresources, tables
+from vaultinject.lab.kube import discovery, logs, protobuf, reviews, shapes, subresources, tables
 from vaultinject.lab.kube.clock import Clock
 from vaultinject.lab.kube.cluster import MERGE_PATCH, Cluster, DeleteOptions, Operation, UserInfo
 from vaultinject.lab.kube.rbac import Authorizer
@@ -402,6 +402,10 @@ class Api:
         body = self._body(request, rt)
         if not isinstance(body, dict):
             raise bad_request(f"the object provided is unrecognized (must be of type {sub.kind})")
+        rules = {"token": shapes.TOKEN_REQUEST, "eviction": shapes.EVICTION, "binding": shapes.BINDING}[
+            sub.name
+        ]
+        shapes.check_rules(sub.kind, sub.version or rt.version, body, rules)
         if sub.name == "token":
             return json_response(
                 201, subresources.token_request(self.cluster, self.tokens, namespace, name, body)
@@ -479,6 +483,7 @@ class Api:
         body = self._body(request, rt)
         if not isinstance(body, dict):
             raise bad_request(f"the object provided is unrecognized (must be of type {rt.kind})")
+        shapes.check(rt, body)
         if rt.kind == "TokenReview":
             return json_response(201, reviews.token_review(self.tokens, body))
         if rt.kind == "SelfSubjectReview":

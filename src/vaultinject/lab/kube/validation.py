@@ -118,6 +118,17 @@ def metadata_errors(storage: str, obj: JSON) -> Errors:
             errors.append(invalid_value("metadata.labels", value, _LABEL_VALUE_MESSAGE))
     for key in metadata.get("annotations") or {}:
         errors += _qualified_name_errors(key.lower(), "metadata.annotations")
+    for reference in metadata.get("ownerReferences") or []:
+        errors += _owner_reference_errors(reference)
+    return errors
+
+
+def _owner_reference_errors(reference: JSON) -> Errors:
+    """ValidateOwnerReferences: each reference names its owner completely."""
+    errors: Errors = []
+    for field, noun in (("apiVersion", "version"), ("kind", "kind"), ("name", "name"), ("uid", "uid")):
+        if not reference.get(field):
+            errors.append(invalid_value(f"metadata.ownerReferences.{field}", "", f"{noun} must not be empty"))
     return errors
 
 
