@@ -161,3 +161,13 @@ def test_kv_v1_read_write_list_delete(vault: ThreadVault, client: hvac.Client) -
     client.secrets.kv.v1.delete_secret("app/db", mount_point="kv")
     with pytest.raises(hvac.exceptions.InvalidPath):
         client.secrets.kv.v1.read_secret("app/db", mount_point="kv")
+
+
+def test_tuning_a_v1_mount_to_version_2_upgrades_it_in_place(client: hvac.Client) -> None:
+    client.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
+    client.secrets.kv.v1.create_or_update_secret("app/db", {"user": "u"}, mount_point="kv")
+    client.sys.tune_mount_configuration("kv", options={"version": "2"})
+    read = client.secrets.kv.v2.read_secret_version("app/db", mount_point="kv", raise_on_deleted_version=True)
+    assert (read["data"]["data"], read["data"]["metadata"]["version"]) == ({"user": "u"}, 1)
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        client.sys.tune_mount_configuration("kv", options={"version": "1"})

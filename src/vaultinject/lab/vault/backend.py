@@ -90,8 +90,12 @@ class Backend:
         """Called when a token this auth method issued renews; raise to refuse."""
         return LoginRenewal(ttl=0, max_ttl=token.max_ttl, period=token.period)
 
+    def close(self) -> None:
+        """Release connections and caches; the mount's storage stays."""
+
     def unmount(self) -> None:
         """The mount is being disabled: drop its storage."""
+        self.close()
         self.storage.delete_prefix()
 
 

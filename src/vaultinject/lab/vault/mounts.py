@@ -143,6 +143,8 @@ class MountTable:
 
     def clear(self) -> None:
         with self._lock:
+            for backend in self._backends.values():
+                backend.close()
             self._entries.clear()
             self._backends.clear()
 
@@ -230,8 +232,13 @@ class MountTable:
             return entry
 
     def update(self, entry: MountEntry) -> None:
+        """Persist a changed entry and rebuild its backend (its behaviour may depend on the options)."""
         with self._lock:
             self._save(entry.table)
+            previous = self._backends.get(entry.route_prefix)
+            if previous is not None:
+                previous.close()
+            self._activate(entry)
 
     def limits(self, route_prefix: str) -> TTLLimits:
         with self._lock:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from vaultinject.lab.vault import fields, lab_api, responses
 from vaultinject.lab.vault.backend import Backend, MountContext
+from vaultinject.lab.vault.engines.kv import KVBackend
 from vaultinject.lab.vault.envelope import (
     RawBody,
     Response,
@@ -219,11 +220,26 @@ class SystemBackend(Backend):
                 entry.description = fields.string(data, "description")
             if data.get("options"):
                 options = {str(k): str(v) for k, v in fields.mapping(data, "options").items()}
+                self._change_kv_version(entry, options)
                 entry.options = {**(entry.options or {}), **options}
             self.core.mounts.update(entry)
             return responses.no_content()
 
         return handler
+
+    def _change_kv_version(self, entry: MountEntry, options: dict[str, str]) -> None:
+        """Tuning `options.version` upgrades a KV v1 mount in place; downgrades are refused."""
+        if entry.type != "kv" or "version" not in options:
+            return
+        old = str((entry.options or {}).get("version", "1"))
+        new = options["version"]
+        if new == old:
+            return
+        if new != "2":
+            raise bad_request(f"cannot downgrade mount from KV version {old} to version {new}")
+        backend = self.core.mounts.backend(entry.route_prefix)
+        assert isinstance(backend, KVBackend)
+        backend.upgrade_to_v2()
 
     # -- policies -----------------------------------------------------------------------------------
 

@@ -124,9 +124,8 @@ class KubernetesBackend(Backend):
         )
         add(r"login", update=self.login)
 
-    def unmount(self) -> None:
+    def close(self) -> None:
         self.client.close()
-        super().unmount()
 
     # -- config -------------------------------------------------------------------------------------
 

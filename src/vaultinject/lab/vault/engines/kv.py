@@ -74,6 +74,24 @@ class KVBackend(Backend):
         self.storage.delete("kv/" + match["path"])
         return responses.no_content()
 
+    def upgrade_to_v2(self) -> None:
+        """Move every v1 key to version 1 of a v2 secret, as Vault's in-place KV upgrade does."""
+        now = self.clock.now()
+        with self.storage.transaction():
+            for key in self.storage.keys("kv/"):
+                path, secret = key[len("kv/") :], self.storage.get(key)
+                metadata = self._new_metadata(now)
+                metadata["current_version"] = metadata["oldest_version"] = 1
+                metadata["versions"]["1"] = {
+                    "created_time": rfc3339(now),
+                    "deletion_time": "",
+                    "deletion_epoch": 0,
+                    "destroyed": False,
+                }
+                self.storage.put(f"versions/{path}/1", secret)
+                self.storage.put("metadata/" + path, metadata)
+                self.storage.delete(key)
+
     # -- version 2 ----------------------------------------------------------------------------------
 
     def _v2_routes(self) -> None:
