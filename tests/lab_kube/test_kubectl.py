@@ -228,3 +228,39 @@ def test_delete_waits_for_the_object_to_go(kube: LabKube, namespace: str, tmp_pa
         == 'pod "p" deleted'
     )
     assert kube.request("GET", f"/api/v1/namespaces/{namespace}/pods/p")[0] == 404
+
+
+def test_nodes_and_events_print_their_usual_columns(kube: LabKube, namespace: str) -> None:
+    node = f"node-{namespace}"
+    ready = {
+        "type": "Ready",
+        "status": "False",
+        "reason": "KubeletNotReady",
+        "message": "down",
+        "lastHeartbeatTime": "2024-05-01T10:00:00Z",
+        "lastTransitionTime": "2024-05-01T10:00:00Z",
+    }
+    kube.call(
+        "POST",
+        "/api/v1/nodes",
+        {
+            "metadata": {"name": node, "labels": {"node-role.kubernetes.io/worker": ""}},
+            "status": {"conditions": [ready]},
+        },
+    )
+    row = next(line for line in kubectl(kube, "get", "nodes").stdout.splitlines() if line.startswith(node))
+    assert row.split()[1:3] == ["NotReady", "worker"]
+    kube.call(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/events",
+        {
+            "metadata": {"name": "e"},
+            "type": "Warning",
+            "reason": "AuthFailed",
+            "message": "permission denied",
+            "involvedObject": {"kind": "Pod", "name": "app-0", "namespace": namespace},
+        },
+    )
+    lines = kubectl(kube, "get", "events", "-n", namespace).stdout.splitlines()
+    assert lines[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert lines[1].split()[1:] == ["Warning", "AuthFailed", "pod/app-0", "permission", "denied"]

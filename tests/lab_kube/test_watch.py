@@ -203,3 +203,15 @@ def test_invalid_resource_version_is_a_bad_request(kube: LabKube, namespace: str
     status, body = kube.request("GET", f"/api/v1/namespaces/{namespace}/pods?watch=true&resourceVersion=abc")
     assert status == 400
     assert body["reason"] == "BadRequest"
+
+
+def test_watch_can_stream_table_rows_for_kubectl(kube: LabKube, namespace: str) -> None:
+    kube.create_pod(namespace, "p")
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    path = f"/api/v1/namespaces/{namespace}/pods?watch=true&timeoutSeconds=1"
+    (event,) = list(kube.watch(path, accept=accept))
+    table = event["object"]
+    assert (event["type"], table["kind"]) == ("ADDED", "Table")
+    assert [c["name"] for c in table["columnDefinitions"][:3]] == ["Name", "Ready", "Status"]
+    assert table["rows"][0]["cells"][:3] == ["p", "0/1", "Pending"]
+    assert table["rows"][0]["object"]["metadata"]["name"] == "p"

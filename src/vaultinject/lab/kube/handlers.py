@@ -237,6 +237,15 @@ class Api:
         include = request.query.get("includeObject", "Metadata")
         return tables.to_table(rt, objects, rv, include, self.clock.now())
 
+    def _row_encoder(self, request: Request, rt: ResourceType) -> Callable[[JSON], JSON] | None:
+        if not tables.wants_table(request.headers.get("accept", "")):
+            return None
+
+        def row(obj: JSON) -> JSON:
+            return self._table(request, rt, [obj], obj["metadata"].get("resourceVersion", ""))
+
+        return row
+
     def _list(self, request: Request, info: RequestInfo, rt: ResourceType, namespace: str) -> Response:
         del info
         query = request.query
@@ -267,6 +276,7 @@ class Api:
             _flag(query, "allowWatchBookmarks"),
             _flag(query, "sendInitialEvents"),
             info.name or None,
+            self._row_encoder(request, rt),
         )
         stream = WatchStream(self.cluster.store, self.clock, watch_request, self.bookmark_interval)
         return Response(200, stream=stream.events())

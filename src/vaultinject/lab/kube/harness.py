@@ -99,14 +99,16 @@ class LabKube:
         except ValueError:
             return response.status, raw.decode(errors="replace")
 
-    def watch(self, path: str, token: str | None = None, timeout: float = 30) -> Iterator[JSON]:
+    def watch(
+        self, path: str, token: str | None = None, timeout: float = 30, accept: str = "application/json"
+    ) -> Iterator[JSON]:
         """Stream a watch (`path` includes `?watch=true&...`), yielding each decoded event as it arrives."""
         parts = urlsplit(self.url)
         connection = http.client.HTTPSConnection(
             parts.hostname or "", parts.port, context=self.ssl_context(), timeout=timeout
         )
         try:
-            connection.request("GET", path, headers=self._authorization(token))
+            connection.request("GET", path, headers={"Accept": accept, **self._authorization(token)})
             response = connection.getresponse()
             if response.status != 200:
                 raise LabKubeError(response.status, json.loads(response.read() or b"null"))

@@ -91,6 +91,36 @@ def _namespace_row(obj: JSON, now: float) -> list[Any]:
     return [obj["metadata"]["name"], (obj.get("status") or {}).get("phase", ""), _age(obj, now)]
 
 
+def _node_status(node: JSON) -> str:
+    ready = next(
+        (c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None
+    )
+    status = {"True": "Ready", "False": "NotReady"}.get((ready or {}).get("status", ""), "Unknown")
+    return f"{status},SchedulingDisabled" if (node.get("spec") or {}).get("unschedulable") else status
+
+
+def _node_row(node: JSON, now: float) -> list[Any]:
+    labels = node["metadata"].get("labels") or {}
+    prefix = "node-role.kubernetes.io/"
+    roles = ",".join(sorted(k[len(prefix) :] for k in labels if k.startswith(prefix))) or "<none>"
+    version = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "")
+    return [node["metadata"]["name"], _node_status(node), roles, _age(node, now), version]
+
+
+def _event_row(event: JSON, now: float) -> list[Any]:
+    involved = event.get("involvedObject") or event.get("regarding") or {}
+    when = event.get("lastTimestamp") or event.get("eventTime") or event["metadata"].get("creationTimestamp")
+    last_seen = human_age(now - parse_time(when)) if when else "<unknown>"
+    target = f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}"
+    return [
+        last_seen,
+        event.get("type", ""),
+        event.get("reason", ""),
+        target,
+        event.get("message") or event.get("note", ""),
+    ]
+
+
 def _default_row(obj: JSON, now: float) -> list[Any]:
     return [obj["metadata"]["name"], _age(obj, now)]
 
@@ -119,6 +149,20 @@ _LAYOUTS: dict[str, tuple[list[JSON], Callable[[JSON, float], list[Any]]]] = {
         _deployment_row,
     ),
     "namespaces": ([_column("Name", fmt="name"), _column("Status"), _column("Age")], _namespace_row),
+    "nodes": (
+        [
+            _column("Name", fmt="name"),
+            _column("Status"),
+            _column("Roles"),
+            _column("Age"),
+            _column("Version"),
+        ],
+        _node_row,
+    ),
+    "events": (
+        [_column("Last Seen"), _column("Type"), _column("Reason"), _column("Object"), _column("Message")],
+        _event_row,
+    ),
 }
 _DEFAULT = ([_column("Name", fmt="name"), _column("Age")], _default_row)
 

@@ -28,6 +28,7 @@ class WatchRequest:
     bookmarks: bool
     send_initial_events: bool
     name: str | None = None
+    as_table: Callable[[JSON], JSON] | None = None  # kubectl get -w asks for Table rows
 
 
 def _line(event_type: str, encoded_object: bytes) -> bytes:
@@ -79,11 +80,15 @@ class WatchStream:
             return False
         return self.request.matches(obj)
 
+    def _present(self, obj: JSON) -> bytes:
+        shown = views.from_storage(self.request.rt, obj)
+        return _encode(self.request.as_table(shown) if self.request.as_table else shown)
+
     def _object_bytes(self, change: Change) -> bytes:
-        key = self.request.rt.api_version
+        key = self.request.rt.api_version + ("|table" if self.request.as_table else "")
         encoded = change.encoded.get(key)
         if encoded is None:
-            encoded = change.encoded[key] = _encode(views.from_storage(self.request.rt, change.obj))
+            encoded = change.encoded[key] = self._present(change.obj)
         return encoded
 
     def _event_for(self, change: Change) -> bytes | None:
@@ -131,7 +136,7 @@ class WatchStream:
         for obj in self.initial:
             last_rv = max(last_rv, int(obj["metadata"].get("resourceVersion", 0)))
             if self._wanted(obj):
-                yield _line("ADDED", _encode(views.from_storage(self.request.rt, obj)))
+                yield _line("ADDED", self._present(obj))
         if self.request.send_initial_events and self.request.bookmarks:
             yield self._bookmark(max(last_rv, self.store.rv), initial_end=True)
 
