@@ -122,6 +122,7 @@ class Core:
             self._acl_cache.clear()
 
     def close(self) -> None:
+        self.mounts.clear()
         self.audit.close()
         self.store.close()
 
