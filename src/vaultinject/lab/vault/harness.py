@@ -84,7 +84,10 @@ class LabVault:
             headers={"X-Vault-Token": self.root_token if token is None else token, **(headers or {})},
         )
         try:
-            with urllib.request.urlopen(request, timeout=30, context=self.ssl_context()) as response:  # noqa: S310 - http(s) URL built here
+            opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=self.ssl_context())
+            )
+            with opener.open(request, timeout=30) as response:
                 return response.status, _json_or_none(response.read())
         except urllib.error.HTTPError as error:
             return error.code, _json_or_none(error.read())

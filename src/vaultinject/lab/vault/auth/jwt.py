@@ -48,12 +48,15 @@ class KeyFetchError(Exception):
 
 
 def fetch_json(url: str, ca_pem: str, timeout: float) -> Any:
-    """GET a JSON document over HTTP(S), trusting `ca_pem` (or the system store)."""
-    context = ssl.create_default_context()
-    if ca_pem:
-        context = ssl.create_default_context(cadata=ca_pem)
+    """GET a JSON document over HTTP(S), trusting `ca_pem` (or the system store), never via a proxy."""
+    if not url.startswith(("https://", "http://")):
+        raise KeyFetchError(f'Get "{url}": unsupported protocol scheme')
+    context = ssl.create_default_context(cadata=ca_pem or None)
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+    )
     try:
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310 - http(s) only
+        with opener.open(url, timeout=timeout) as response:
             return json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise KeyFetchError(f'Get "{url}": {error}') from None
