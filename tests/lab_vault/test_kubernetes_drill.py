@@ -33,8 +33,11 @@ def kube(tmp_path: Path) -> Iterator[LabKube]:
     with in_process_kube(tmp_path / "kube") as server:
         server.ensure_namespace("vault")
         server.ensure_namespace("demo")
-        server.call("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", AUTH_DELEGATOR)
         yield server
+
+
+def grant_auth_delegator(kube: LabKube) -> None:
+    kube.call("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", AUTH_DELEGATOR)
 
 
 def vault_0_token(kube: LabKube) -> str:
@@ -46,6 +49,7 @@ def vault_0_token(kube: LabKube) -> str:
 def test_reviewer_token_of_a_deleted_pod_fails_logins_until_the_config_drops_it(
     kube: LabKube, tmp_path: Path
 ) -> None:
+    grant_auth_delegator(kube)
     token_file = tmp_path / "vault-sa" / "token"
     token_file.parent.mkdir()
     with vault_thread(local_sa_token_file=token_file, local_ca_cert_file=kube.ca_file) as vault:
@@ -77,6 +81,30 @@ def test_reviewer_token_of_a_deleted_pod_fails_logins_until_the_config_drops_it(
         # The fix: a config without a stored reviewer token; the server uses its current local token.
         client.auth.kubernetes.configure(kubernetes_host=kube.url)
         assert client.auth.kubernetes.read_config()["token_reviewer_jwt_set"] is False
+        assert login(vault, app_jwt)[0] == 200
+
+
+def test_a_reviewer_without_auth_delegator_fails_every_login(kube: LabKube, tmp_path: Path) -> None:
+    """The API server answers 403 to the TokenReview itself; Vault turns it into a bare 403."""
+    token_file = tmp_path / "token"
+    token_file.write_text(vault_0_token(kube))
+    with vault_thread(local_sa_token_file=token_file, local_ca_cert_file=kube.ca_file) as vault:
+        client = hvac.Client(url=vault.url, token=vault.root_token)
+        client.sys.enable_auth_method("kubernetes")
+        client.auth.kubernetes.configure(kubernetes_host=kube.url)
+        client.write_data(
+            "auth/kubernetes/role/app",
+            data={
+                "bound_service_account_names": "app",
+                "bound_service_account_namespaces": "demo",
+                "audience": "vault",
+            },
+        )
+        app_jwt = kube.mint_token(
+            "demo", "app", pod=kube.create_pod("demo", "web", service_account="app"), audiences=["vault"]
+        )
+        assert login(vault, app_jwt) == (403, {"errors": ["permission denied"]})
+        grant_auth_delegator(kube)
         assert login(vault, app_jwt)[0] == 200
 
 
