@@ -179,7 +179,8 @@ def lab_environment(workdir: Path, *, persistent: bool = False) -> Iterator[Lab]
             str(kube.ca_file),
             "--quiet",
         ]
-        with vault_process(extra_args=extra, workdir=workdir / "vault") as vault:
+        data_dir = workdir / "vault-data" if persistent else None
+        with vault_process(extra_args=extra, workdir=workdir / "vault", data_dir=data_dir) as vault:
             lab = Lab(kube, vault, workdir, app_token_file)
             _configure_vault(lab)
             yield lab
