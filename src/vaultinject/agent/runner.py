@@ -457,17 +457,16 @@ class Agent:
             return 0
         self.client.timeout, self.client.max_retries = SHUTDOWN_TIMEOUT, 0
         self.client.close()
-        for lease in [dep.lease_id for dep in self.store.dependencies.values() if dep.leased]:
-            self._quietly(self.client.revoke_lease, lease, what="lease")
-        self._quietly(self.client.revoke_self, what="token")
+        # Revoking the token revokes every lease it obtained; the default policy allows nothing more.
+        self._quietly(self.client.revoke_self, what="token and its leases")
         self.store.dependencies.clear()
         self.store.token = None
         self.store.save()
         return 0
 
-    def _quietly(self, call: Callable[..., None], *arguments: str, what: str) -> None:
+    def _quietly(self, call: Callable[[], None], *, what: str) -> None:
         try:
-            call(*arguments)
+            call()
             self.logger.info(f"revoked the {what}")
         except VaultError as error:
             self.logger.warn(f"could not revoke the {what}", cause=error.cause, error=str(error))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class VaultError(Exception):
     """A failed Vault request. `cause` classifies it; `hint` says what usually fixes it.
@@ -20,7 +24,7 @@ class VaultError(Exception):
         errors: tuple[str, ...] = (),
         method: str = "",
         path: str = "",
-        data: dict[str, object] | None = None,
+        data: dict[str, Any] | None = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
