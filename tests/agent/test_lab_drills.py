@@ -1,8 +1,9 @@
-"""The product's failure drill: Vault's Kubernetes auth holds a reviewer token bound to a Vault pod
-that is gone, so every login gets 403 until the auth config is fixed."""
+"""Drills against a running Vault: the product's failure (a reviewer token bound to a Vault pod that is
+gone, so every login gets 403 until the auth config is fixed), and rate limiting (429, Retry-After)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from tests.agent.lab import AgentRun, Lab
@@ -42,3 +43,23 @@ def test_a_dead_reviewer_token_gives_403_until_the_auth_config_is_fixed(
     assert run.process is not None
     assert run.process.wait(timeout=15) == 0, run.log()
     assert "alice" in run.file("db")
+
+
+def test_429_is_retried_no_sooner_than_retry_after(lab: Lab, agent: Callable[..., AgentRun]) -> None:
+    lab.put("limited", value="rate-limited-value")
+    quota = {"path": "secret/data/app/limited", "rate": 1, "interval": "3s"}
+    lab.client.write_data("sys/quotas/rate-limit/agent-drill", data=quota)
+    try:
+        lab.client.secrets.kv.v2.read_secret_version(
+            "app/limited", raise_on_deleted_version=True
+        )  # use the budget up
+        run = agent(agent_inject_secret_limited="secret/data/app/limited")
+        started = time.monotonic()
+        assert run.run("init") == 0, run.log()
+        elapsed = time.monotonic() - started
+    finally:
+        lab.client.delete("sys/quotas/rate-limit/agent-drill")
+    assert "cause=rate-limited" in run.log()
+    assert "rate limit quota exceeded" in run.log()
+    assert elapsed >= 1.0, "the agent must wait for Retry-After, not its 200 ms minimum backoff"
+    assert "rate-limited-value" in run.file("limited")

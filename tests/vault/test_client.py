@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 
 import hvac
@@ -13,12 +14,14 @@ from vaultinject.vault import (
     InvalidRequest,
     NotFound,
     PermissionDenied,
+    RateLimited,
     TLSConfig,
     VaultClient,
     VaultSealed,
     VaultTLSError,
     VaultUnreachable,
 )
+from vaultinject.vault.client import _retry_after
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +152,32 @@ def test_sealed_vault_is_vault_sealed() -> None:
         with pytest.raises(VaultSealed) as caught:
             admin.read("secret/data/app/db")
         assert caught.value.cause == "sealed"
+
+
+def test_rate_limited_carries_retry_after(vault: ThreadVault) -> None:
+    admin = client(vault, vault.root_token)
+    admin.write("secret/data/app/limited", {"data": {"x": "1"}})
+    admin.write(
+        "sys/quotas/rate-limit/limited", {"path": "secret/data/app/limited", "rate": 1, "interval": "30s"}
+    )
+    try:
+        admin.read("secret/data/app/limited")
+        with pytest.raises(RateLimited) as caught:
+            admin.read("secret/data/app/limited")
+    finally:
+        admin.request("DELETE", "sys/quotas/rate-limit/limited")
+    assert caught.value.cause == "rate-limited"
+    assert caught.value.retry_after is not None
+    assert 1 <= caught.value.retry_after <= 30
+
+
+@pytest.mark.parametrize(("header", "seconds"), [("7", 7.0), ("0", 0.0), ("-3", 0.0), ("soon", None)])
+def test_retry_after_in_seconds(header: str, seconds: float | None) -> None:
+    assert _retry_after(header) == seconds
+
+
+def test_retry_after_as_an_http_date() -> None:
+    moment = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 20))
+    value = _retry_after(moment)
+    assert value is not None
+    assert 17 <= value <= 20

@@ -295,9 +295,17 @@ def _reason(error: BaseException) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds, or as an HTTP date (RFC 9110 allows both)."""
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    import calendar  # only on this rare path: both cost the agent's cold start
+
+    try:
+        moment = calendar.timegm(time.strptime(value.strip(), "%a, %d %b %Y %H:%M:%S GMT"))
+    except ValueError:
         return None
+    return max(0.0, moment - time.time())

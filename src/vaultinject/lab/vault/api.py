@@ -56,7 +56,9 @@ class VaultAPI:
         try:
             request = self.build_request(http, request_id)
             response, mount_type = self.core.handle(request)
-            return self.render(http.method, response, request_id, mount_type)
+            rendered = self.render(http.method, response, request_id, mount_type)
+            rendered.extra_headers.extend(request.response_headers)
+            return rendered
         except VaultError as error:
             return _error_response(error, request_id)
         except Exception:
@@ -121,7 +123,8 @@ class VaultAPI:
 
 
 def _error_response(error: VaultError, request_id: str) -> HttpResponse:
-    return HttpResponse(error.status, json.dumps(error_body(error)).encode(), JSON_TYPE, request_id)
+    body = json.dumps(error_body(error)).encode()
+    return HttpResponse(error.status, body, JSON_TYPE, request_id, extra_headers=list(error.headers))
 
 
 def _query_data(query: dict[str, list[str]]) -> dict[str, Any]:

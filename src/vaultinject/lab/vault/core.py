@@ -40,6 +40,7 @@ from vaultinject.lab.vault.identity import IdentityStore
 from vaultinject.lab.vault.leases import LeaseManager
 from vaultinject.lab.vault.mounts import AUTH, SECRETS, BackendFactory, MountEntry, MountTable
 from vaultinject.lab.vault.policy import PolicyStore
+from vaultinject.lab.vault.quotas import QuotaManager
 from vaultinject.lab.vault.request import CREATE, UPDATE, Request
 from vaultinject.lab.vault.seal import SealManager
 from vaultinject.lab.vault.store import StorageView, Store
@@ -82,6 +83,7 @@ class Core:
         from vaultinject.lab.vault.system_status import EarlyHandlers
 
         self.early = EarlyHandlers(self)
+        self.quotas = QuotaManager(StorageView(store, "sys/quotas/"), self.clock)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -208,6 +210,7 @@ class Core:
             return early, "system"
         if self.seal.sealed:
             raise sealed()
+        request.response_headers = self.quotas.check(request)
         routed = self.mounts.route(request.path)
         mount: MountEntry | None = None
         backend: Backend | None = None

@@ -20,6 +20,7 @@ class VaultError(Exception):
         super().__init__(f"{status}: {'; '.join(errors)}")
         self.status = status
         self.errors = list(errors)
+        self.headers: list[tuple[str, str]] = []  # extra response headers (Retry-After on a 429)
 
 
 def multierror(*messages: str) -> str:

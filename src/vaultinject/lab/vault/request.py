@@ -36,6 +36,7 @@ class Request:
     mount_accessor: str = ""
     rel: str = ""
     token: TokenEntry | None = None
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")

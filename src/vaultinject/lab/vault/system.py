@@ -107,6 +107,7 @@ class SystemBackend(Backend):
         add(r"wrapping/rewrap", update=self.rewrap)
         add(r"internal/ui/mounts/(?P<path>.+)", read=self.ui_mount)
         lab_api.register(self.router, core)
+        core.quotas.register(self.router)
 
     # -- seal ---------------------------------------------------------------------------------------
 
