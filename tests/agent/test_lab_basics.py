@@ -119,3 +119,14 @@ def test_bad_options_exit_2_with_usage(agent: Callable[..., AgentRun]) -> None:
     )
     assert finished.returncode == 2
     assert "--mode must be one of init, sidecar, native" in finished.stderr
+
+
+def test_the_injectors_ca_bundle_reaches_the_agent_through_its_environment(
+    lab: Lab, agent: Callable[..., AgentRun]
+) -> None:
+    run = agent(agent_inject_secret_db="secret/data/app/db")
+    annotations = (run.root / "annotations").read_text().splitlines()
+    (run.root / "annotations").write_text("\n".join(line for line in annotations if "/ca-cert=" not in line))
+    assert lab.vault.ca_file is not None
+    assert run.run("init", VAULTINJECT_VAULT_CACERT_BYTES=lab.vault.ca_file.read_text()) == 0, run.log()
+    assert "alice" in run.file("db")
