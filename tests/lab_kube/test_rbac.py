@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vaultinject.lab.kube.cluster import UserInfo
 from vaultinject.lab.kube.harness import LabKube
+from vaultinject.lab.kube.model import UserInfo
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 REF = "rbac.authorization.k8s.io"

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vaultinject.lab.kube import patching
-from vaultinject.lab.kube.cluster import AdmissionRequest
+from vaultinject.lab.kube.model import AdmissionRequest
 from vaultinject.lab.kube.selectors import LabelSelector, SelectorError
 from vaultinject.lab.kube.status import ApiError, bad_request, internal
 from vaultinject.lab.kube.store import Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import threading
 
-from vaultinject.lab.kube.cluster import UserInfo
+from vaultinject.lab.kube.model import UserInfo
 from vaultinject.lab.kube.status import unauthorized
 from vaultinject.lab.kube.tokens import TokenService
 

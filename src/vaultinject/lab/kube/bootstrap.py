@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vaultinject.lab.kube.cluster import SYSTEM, Cluster, Operation, clone
+from vaultinject.lab.kube.cluster import Cluster
+from vaultinject.lab.kube.model import SYSTEM, Operation, clone
 from vaultinject.lab.kube.resources import REGISTRY, ResourceType
 from vaultinject.lab.kube.status import ApiError
 

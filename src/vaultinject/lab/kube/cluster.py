@@ -9,13 +9,14 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
 from vaultinject.lab.kube import defaults, patching, plugins, shapes, validation, views
-from vaultinject.lab.kube.clock import Clock, parse_time, rfc3339
+from vaultinject.lab.kube.clock import Clock, rfc3339
+from vaultinject.lab.kube.deletion import Deleter, finished_deleting
+from vaultinject.lab.kube.model import Admission, AdmissionRequest, DeleteOptions, Operation, clone
 from vaultinject.lab.kube.resources import REGISTRY, Registry, ResourceType
 from vaultinject.lab.kube.selectors import (
     FieldSelector,
@@ -58,85 +59,6 @@ _SYSTEM_METADATA = (
 _MAX_RETRIES = 16
 
 
-def clone(obj: Any) -> Any:
-    """A deep copy of a JSON value (faster than copy.deepcopy for plain JSON)."""
-    return json.loads(json.dumps(obj))
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """An authenticated user, as TokenReview and AdmissionReview present it."""
-
-    username: str
-    uid: str = ""
-    groups: tuple[str, ...] = ()
-    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-    def to_json(self) -> JSON:
-        body: JSON = {"username": self.username}
-        if self.uid:
-            body["uid"] = self.uid
-        body["groups"] = list(self.groups)
-        if self.extra:
-            body["extra"] = {k: list(v) for k, v in self.extra}
-        return body
-
-
-SYSTEM = UserInfo("system:apiserver", "", ("system:masters", "system:authenticated"))
-
-
-@dataclass
-class Operation:
-    """Who is writing and how: `admit=False` is for the server's own controllers, which skip webhooks."""
-
-    user: UserInfo
-    dry_run: bool = False
-    admit: bool = True
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class AdmissionRequest:
-    """What the webhook admission chain needs to know about one write."""
-
-    operation: str
-    rt: ResourceType
-    subresource: str
-    namespace: str
-    name: str
-    obj: JSON | None
-    old: JSON | None
-    op: Operation
-    options: JSON
-
-
-class Admission(Protocol):
-    def admit(self, request: AdmissionRequest) -> JSON | None:
-        """Return the (possibly mutated) object, or raise ApiError to refuse the write."""
-
-
-@dataclass
-class DeleteOptions:
-    grace_period: int | None = None
-    propagation: str | None = None
-    precondition_uid: str | None = None
-    precondition_rv: str | None = None
-
-    @classmethod
-    def from_json(cls, body: JSON) -> DeleteOptions:
-        preconditions = body.get("preconditions") or {}
-        propagation = body.get("propagationPolicy")
-        if propagation is None and body.get("orphanDependents") is not None:
-            propagation = "Orphan" if body["orphanDependents"] else "Background"
-        grace = body.get("gracePeriodSeconds")
-        return cls(
-            int(grace) if grace is not None else None,
-            propagation,
-            preconditions.get("uid"),
-            preconditions.get("resourceVersion"),
-        )
-
-
 class Cluster:
     """The API server's object semantics over a Store."""
 
@@ -152,6 +74,7 @@ class Cluster:
         self.registry = registry
         self.admission = admission
         self.after_create: list[Callable[[ResourceType, JSON], None]] = []
+        self.deleter = Deleter(self)
 
     # --- reads ---
 
@@ -231,7 +154,7 @@ class Cluster:
             plugins.namespace_lifecycle(self.store, rt, namespace, obj)
             if rt.storage_key == "pods":
                 plugins.service_account(self.store, obj)
-            obj = self._admit("CREATE", rt, "", obj, None, op=op, options_kind="CreateOptions")
+            obj = self.admit("CREATE", rt, "", obj, None, op=op, options_kind="CreateOptions")
         for attempt in range(_MAX_RETRIES):
             candidate = clone(obj) if attempt else obj
             self._prepare_for_create(rt, candidate)
@@ -325,7 +248,7 @@ class Cluster:
         spec.setdefault("ipFamilyPolicy", "SingleStack")
         spec.setdefault("internalTrafficPolicy", "Cluster")
 
-    def _admit(
+    def admit(
         self,
         operation: str,
         rt: ResourceType,
@@ -373,7 +296,7 @@ class Cluster:
         candidate["metadata"]["name"] = name
         precondition = candidate["metadata"].get("resourceVersion") or None
         for _ in range(_MAX_RETRIES):
-            current = self._current(rt, namespace, name)
+            current = self.current(rt, namespace, name)
             try:
                 return self._update(
                     rt, current, clone(candidate), op=op, subresource=subresource, precondition=precondition
@@ -410,7 +333,7 @@ class Cluster:
                 applied.setdefault("metadata", {})["name"] = name
                 return self.create(rt, namespace, applied, op), True
         for _ in range(_MAX_RETRIES):
-            current = self._current(rt, namespace, name)
+            current = self.current(rt, namespace, name)
             patched = self._apply_patch(rt, current, patch_body, content_type)
             shapes.check(rt, patched)
             wanted_rv = (patched.get("metadata") or {}).get("resourceVersion")
@@ -447,7 +370,8 @@ class Cluster:
             clone(document), _parse_patch(content_type, body), content_type, "", document.get("kind", "")
         )
 
-    def _current(self, rt: ResourceType, namespace: str, name: str) -> JSON:
+    def current(self, rt: ResourceType, namespace: str, name: str) -> JSON:
+        """The stored object, or the API server's 404."""
         current = self.store.get(rt.storage_key, namespace if rt.namespaced else "", name)
         if current is None:
             raise not_found(rt.group_resource, name)
@@ -494,7 +418,7 @@ class Cluster:
         else:
             self._keep_system_fields(rt, current, candidate)
         self._default(rt, candidate)
-        candidate = self._admit(
+        candidate = self.admit(
             "UPDATE", rt, subresource, candidate, current, op=op, options_kind=options_kind
         )
         _raise_invalid(rt, candidate, validation.validate(rt.storage_key, candidate, current))
@@ -505,8 +429,8 @@ class Cluster:
         if op.dry_run:
             return views.from_storage(rt, candidate)
         expected = current["metadata"].get("resourceVersion")
-        if _finished_deleting(candidate):
-            return views.from_storage(rt, self._remove(rt, candidate, expected))
+        if finished_deleting(candidate):
+            return views.from_storage(rt, self.remove(rt, candidate, expected))
         return views.from_storage(rt, self.store.update(rt.storage_key, candidate, expected))
 
     def _keep_system_fields(self, rt: ResourceType, current: JSON, candidate: JSON) -> None:
@@ -535,7 +459,8 @@ class Cluster:
         if rt.storage_key == "namespaces":
             candidate["spec"] = clone(current.get("spec") or {})
 
-    def _remove(self, rt: ResourceType, obj: JSON, expected: str | None) -> JSON:
+    def remove(self, rt: ResourceType, obj: JSON, expected: str | None) -> JSON:
+        """Write the final state of an object, then delete it (watchers see both)."""
         metadata = obj["metadata"]
         try:
             self.store.update(rt.storage_key, obj, expected)
@@ -543,126 +468,21 @@ class Cluster:
         except NotFound:
             raise not_found(rt.group_resource, metadata["name"]) from None
 
-    # --- delete ---
+    # --- delete (see deletion.py) ---
 
     def delete(
         self, rt: ResourceType, namespace: str, name: str, options: DeleteOptions, op: Operation
     ) -> tuple[JSON, bool]:
         """Delete, honouring grace periods, finalizers and propagation; returns (object, still present)."""
-        for _ in range(_MAX_RETRIES):
-            current = self._current(rt, namespace, name)
-            _check_preconditions(rt, current, options)
-            try:
-                return self._delete_once(rt, current, options, op)
-            except Conflict:
-                continue
-        raise conflict(rt.group_resource, name)
-
-    def _delete_once(
-        self, rt: ResourceType, current: JSON, options: DeleteOptions, op: Operation
-    ) -> tuple[JSON, bool]:
-        self._admit("DELETE", rt, "", None, current, op=op, options_kind="DeleteOptions")
-        now = self.clock.now()
-        grace = self._grace_period(rt, current, options)
-        metadata = current["metadata"]
-        expected = metadata.get("resourceVersion")
-        finalizers = list(metadata.get("finalizers") or [])
-        policy = options.propagation or ("Orphan" if rt.orphans_by_default else "Background")
-        gc_finalizer = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(policy)
-        if gc_finalizer and gc_finalizer not in finalizers and not metadata.get("deletionTimestamp"):
-            finalizers.append(gc_finalizer)
-        if metadata.get("deletionTimestamp"):
-            return self._delete_again(rt, current, options, op)
-        if rt.storage_key == "namespaces":
-            return self._mark_namespace_terminating(rt, current, now, op), True
-        if grace == 0 and not finalizers:
-            if op.dry_run:
-                return views.from_storage(rt, current), False
-            deleted = self.store.delete(
-                rt.storage_key, metadata.get("namespace", ""), metadata["name"], expected
-            )
-            return views.from_storage(rt, deleted), False
-        pending = clone(current)
-        pending["metadata"]["deletionTimestamp"] = rfc3339(now + grace)
-        pending["metadata"]["deletionGracePeriodSeconds"] = grace
-        if finalizers:
-            pending["metadata"]["finalizers"] = finalizers
-        if rt.tracks_generation:
-            pending["metadata"]["generation"] = int(metadata.get("generation") or 0) + 1
-        if op.dry_run:
-            return views.from_storage(rt, pending), True
-        return views.from_storage(rt, self.store.update(rt.storage_key, pending, expected)), True
-
-    def _grace_period(self, rt: ResourceType, obj: JSON, options: DeleteOptions) -> int:
-        if rt.storage_key != "pods":
-            return 0
-        spec, status = obj.get("spec") or {}, obj.get("status") or {}
-        if not spec.get("nodeName") or status.get("phase") in {"Succeeded", "Failed"}:
-            return 0
-        if options.grace_period is not None:
-            return max(options.grace_period, 0)
-        return int(spec.get("terminationGracePeriodSeconds") or 0)
-
-    def _delete_again(
-        self, rt: ResourceType, current: JSON, options: DeleteOptions, op: Operation
-    ) -> tuple[JSON, bool]:
-        """rest.BeforeDelete on an object already being deleted: only a shorter grace period changes it."""
-        metadata = current["metadata"]
-        expected = metadata.get("resourceVersion")
-        period = metadata.get("deletionGracePeriodSeconds") or 0
-        if period == 0:
-            if metadata.get("finalizers") or op.dry_run:
-                return views.from_storage(rt, current), True
-            return views.from_storage(rt, self._remove(rt, clone(current), expected)), False
-        wanted = options.grace_period
-        if wanted is None or max(wanted, 0) >= period:
-            return views.from_storage(rt, current), True
-        wanted = max(wanted, 0)
-        shortened = clone(current)
-        deadline = parse_time(metadata["deletionTimestamp"]) - period + wanted
-        shortened["metadata"]["deletionTimestamp"] = rfc3339(deadline)
-        shortened["metadata"]["deletionGracePeriodSeconds"] = wanted
-        if op.dry_run:
-            return views.from_storage(rt, shortened), True
-        if wanted == 0 and not metadata.get("finalizers"):
-            return views.from_storage(rt, self._remove(rt, shortened, expected)), False
-        return views.from_storage(rt, self.store.update(rt.storage_key, shortened, expected)), True
-
-    def _mark_namespace_terminating(self, rt: ResourceType, current: JSON, now: float, op: Operation) -> JSON:
-        terminating: JSON = clone(current)
-        terminating["metadata"]["deletionTimestamp"] = rfc3339(now)
-        terminating["metadata"]["deletionGracePeriodSeconds"] = 0
-        terminating["status"] = {"phase": "Terminating"}
-        if op.dry_run:
-            return terminating
-        expected = current["metadata"].get("resourceVersion")
-        return views.from_storage(rt, self.store.update(rt.storage_key, terminating, expected))
+        return self.deleter.delete(rt, namespace, name, options, op)
 
     def finish_deletion(self, rt: ResourceType, namespace: str, name: str) -> None:
         """Complete a graceful deletion whose grace period is over (the kubelet's final delete)."""
-        self.delete(rt, namespace, name, DeleteOptions(grace_period=0), Operation(SYSTEM, admit=False))
+        self.deleter.finish(rt, namespace, name)
 
     def remove_finalizer(self, rt: ResourceType, obj: JSON, finalizer: str) -> None:
         """Drop one finalizer (a controller's last step); the object goes once none are left."""
-        metadata = obj["metadata"]
-        for _ in range(_MAX_RETRIES):
-            current = self.store.get(rt.storage_key, metadata.get("namespace", ""), metadata["name"])
-            if current is None or finalizer not in (current["metadata"].get("finalizers") or []):
-                return
-            updated = clone(current)
-            updated["metadata"]["finalizers"] = [
-                f for f in updated["metadata"]["finalizers"] if f != finalizer
-            ]
-            if not updated["metadata"]["finalizers"]:
-                del updated["metadata"]["finalizers"]
-            try:
-                if _finished_deleting(updated):
-                    self._remove(rt, updated, current["metadata"].get("resourceVersion"))
-                else:
-                    self.store.update(rt.storage_key, updated, current["metadata"].get("resourceVersion"))
-                return
-            except (Conflict, ApiError):
-                continue
+        self.deleter.remove_finalizer(rt, obj, finalizer)
 
 
 def invalid_apply() -> ApiError:
@@ -719,25 +539,6 @@ def _check_base64(secret: JSON) -> None:
             raise ValueError(f"illegal base64 data at input byte {position}") from None
 
 
-def _check_preconditions(rt: ResourceType, current: JSON, options: DeleteOptions) -> None:
-    metadata = current["metadata"]
-    name = metadata["name"]
-    if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
-        raise conflict(
-            rt.group_resource,
-            name,
-            f"Precondition failed: UID in precondition: {options.precondition_uid}, "
-            f"UID in object meta: {metadata.get('uid')}",
-        )
-    if options.precondition_rv and options.precondition_rv != metadata.get("resourceVersion"):
-        raise conflict(
-            rt.group_resource,
-            name,
-            f"Precondition failed: ResourceVersion in precondition: {options.precondition_rv}, "
-            f"ResourceVersion in object meta: {metadata.get('resourceVersion')}",
-        )
-
-
 def _job_selector(job: JSON) -> None:
     spec = job.setdefault("spec", {})
     if spec.get("manualSelector"):
@@ -765,15 +566,6 @@ def _same(candidate: JSON, current: JSON) -> bool:
     }
     right = {**current, "metadata": {k: v for k, v in current["metadata"].items() if k != "resourceVersion"}}
     return left == right
-
-
-def _finished_deleting(obj: JSON) -> bool:
-    metadata = obj["metadata"]
-    return bool(
-        metadata.get("deletionTimestamp")
-        and not metadata.get("finalizers")
-        and metadata.get("deletionGracePeriodSeconds") == 0
-    )
 
 
 def _strip_type(obj: JSON) -> JSON:

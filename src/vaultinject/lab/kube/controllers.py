@@ -8,7 +8,8 @@ import base64
 import logging
 from typing import Any
 
-from vaultinject.lab.kube.cluster import SYSTEM, Cluster, Operation, clone
+from vaultinject.lab.kube.cluster import Cluster
+from vaultinject.lab.kube.model import SYSTEM, Operation, clone
 from vaultinject.lab.kube.resources import REGISTRY, ResourceType
 from vaultinject.lab.kube.status import ApiError
 from vaultinject.lab.kube.tokens import TokenService

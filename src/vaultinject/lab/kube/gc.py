@@ -10,7 +10,8 @@ import threading
 from typing import Any
 
 from vaultinject.lab.kube.clock import parse_time
-from vaultinject.lab.kube.cluster import SYSTEM, Cluster, DeleteOptions, Operation, clone
+from vaultinject.lab.kube.cluster import Cluster
+from vaultinject.lab.kube.model import SYSTEM, DeleteOptions, Operation, clone
 from vaultinject.lab.kube.resources import ResourceType
 from vaultinject.lab.kube.status import ApiError
 from vaultinject.lab.kube.store import Change, StoreError

@@ -13,7 +13,8 @@ import yaml
 
 from vaultinject.lab.kube import discovery, logs, protobuf, reviews, shapes, subresources, tables
 from vaultinject.lab.kube.clock import Clock
-from vaultinject.lab.kube.cluster import MERGE_PATCH, Cluster, DeleteOptions, Operation, UserInfo
+from vaultinject.lab.kube.cluster import MERGE_PATCH, Cluster
+from vaultinject.lab.kube.model import DeleteOptions, Operation, UserInfo
 from vaultinject.lab.kube.rbac import Authorizer
 from vaultinject.lab.kube.resources import Registry, ResourceType
 from vaultinject.lab.kube.routing import RequestInfo

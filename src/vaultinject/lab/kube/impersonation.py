@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vaultinject.lab.kube.cluster import UserInfo
+from vaultinject.lab.kube.model import UserInfo
 from vaultinject.lab.kube.rbac import Attributes, Authorizer
 from vaultinject.lab.kube.status import ApiError, GroupResource, forbidden
 

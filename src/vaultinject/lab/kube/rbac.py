@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vaultinject.lab.kube.cluster import UserInfo
+from vaultinject.lab.kube.model import UserInfo
 from vaultinject.lab.kube.selectors import LabelSelector, SelectorError
 from vaultinject.lab.kube.status import ApiError, GroupResource, forbidden
 from vaultinject.lab.kube.store import Store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vaultinject.lab.kube.cluster import UserInfo
+from vaultinject.lab.kube.model import UserInfo
 from vaultinject.lab.kube.rbac import Attributes, Authorizer
 from vaultinject.lab.kube.status import bad_request, internal
 from vaultinject.lab.kube.tokens import TokenService

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from vaultinject.lab.kube.clock import rfc3339
-from vaultinject.lab.kube.cluster import Cluster, DeleteOptions, Operation, clone
+from vaultinject.lab.kube.cluster import Cluster
+from vaultinject.lab.kube.model import DeleteOptions, Operation, clone
 from vaultinject.lab.kube.resources import REGISTRY
 from vaultinject.lab.kube.status import (
     GroupResource,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from vaultinject.lab.kube.clock import Clock, parse_time
-from vaultinject.lab.kube.cluster import UserInfo
+from vaultinject.lab.kube.model import UserInfo
 from vaultinject.lab.kube.store import Store
 
 JSON = dict[str, Any]
