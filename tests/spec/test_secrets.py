@@ -228,4 +228,7 @@ def test_default_templates_are_upstreams() -> None:
     assert DEFAULT_TEMPLATES["map"] % "secret/x" == (
         '{{ with secret "secret/x" }}{{ range $k, $v := .Data }}{{ $k }}: {{ $v }}\n{{ end }}{{ end }}'
     )
-    assert DEFAULT_TEMPLATES["json"] % "secret/x" == '{{ with secret "secret/x" }}{{ .Data | toJSON }}\n{{ end }}'
+    assert (
+        DEFAULT_TEMPLATES["json"] % "secret/x"
+        == '{{ with secret "secret/x" }}{{ .Data | toJSON }}\n{{ end }}'
+    )
