@@ -367,3 +367,39 @@ def test_anonymous_requests_are_authorized_by_rbac(kube: LabKube) -> None:
         'namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" '
         "at the cluster scope"
     )
+
+
+def test_official_client_token_request_and_review(api_client: Any, kube: LabKube, namespace: str) -> None:
+    from tests.lab_kube.k8s import client
+
+    pod = kube.create_pod(namespace, "vault-0", service_account="vault")
+    core, authn = client.CoreV1Api(api_client), client.AuthenticationV1Api(api_client)
+    request = {
+        "spec": {
+            "audiences": ["vault"],
+            "expirationSeconds": 600,
+            "boundObjectRef": {
+                "kind": "Pod",
+                "apiVersion": "v1",
+                "name": "vault-0",
+                "uid": pod["metadata"]["uid"],
+            },
+        }
+    }
+    issued = core.create_namespaced_service_account_token("vault", namespace, request)
+    assert issued.status.expiration_timestamp is not None
+    review = authn.create_token_review({"spec": {"token": issued.status.token, "audiences": ["vault"]}})
+    assert review.status.authenticated is True
+    assert review.status.user.username == f"system:serviceaccount:{namespace}:vault"
+    assert review.status.audiences == ["vault"]
+
+
+def test_harness_grant_lets_a_reviewer_review(kube: LabKube, namespace: str) -> None:
+    kube.ensure_service_account(namespace, "vault")
+    reviewer = kube.mint_token(namespace, "vault")
+    subject = kube.mint_token(namespace, "default", audiences=["vault"])
+    path = "/apis/authentication.k8s.io/v1/tokenreviews"
+    assert kube.request("POST", path, {"spec": {"token": subject}}, token=reviewer)[0] == 403
+    kube.grant("system:auth-delegator", namespace, "vault")
+    review = kube.review_token(subject, ["vault"], as_token=reviewer)
+    assert review["status"]["authenticated"] is True

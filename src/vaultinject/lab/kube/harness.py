@@ -167,6 +167,17 @@ class LabKube:
         body = {"metadata": {"name": name, "labels": labels or {}}, "spec": spec}
         return dict(self.call("POST", f"/api/v1/namespaces/{namespace}/pods", body))
 
+    def grant(self, cluster_role: str, namespace: str, service_account: str) -> None:
+        """Bind `cluster_role` to a service account cluster-wide (e.g. `system:auth-delegator` for Vault)."""
+        body = {
+            "metadata": {"name": f"{cluster_role.replace(':', '-')}-{namespace}-{service_account}"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role},
+            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+        }
+        status, answer = self.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", body)
+        if status not in (201, 409):
+            raise LabKubeError(status, answer)
+
     def mint_token(
         self,
         namespace: str,
