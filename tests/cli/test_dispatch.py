@@ -21,3 +21,13 @@ def test_unknown_command_exits_2_and_names_it(capsys: pytest.CaptureFixture[str]
 def test_no_command_prints_usage_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "usage: vaultinject" in capsys.readouterr().out
+
+
+def test_help_of_a_command_exits_0_through_the_dispatcher(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inject", "--help"]) == 0
+    assert "--vault-addr" in capsys.readouterr().out
+
+
+def test_a_bad_flag_exits_2_through_the_dispatcher(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "--no-such-flag"]) == 2
+    assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err

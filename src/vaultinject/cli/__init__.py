@@ -42,4 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     run: Callable[[list[str]], int] = import_module(SUBCOMMANDS[command][0]).main
-    return run(rest)
+    try:
+        return run(rest)
+    except SystemExit as exit_:  # argparse and the commands exit with a code; return it instead
+        code = exit_.code
+        return code if isinstance(code, int) else 0 if code is None else 1

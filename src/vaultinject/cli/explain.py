@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from vaultinject.cli.manifests import ManifestError, PodRef, pod_ref, read_documents
-from vaultinject.cli.options import add_settings_options, add_source_options, settings_from
+from vaultinject.cli.manifests import PodRef, pod_ref
+from vaultinject.cli.options import add_settings_options, add_source_options, read_inputs
 from vaultinject.injector import Injection, SpecError, inject
-from vaultinject.spec import InjectionSpec, Mode, SecretSpec, SettingsError
+from vaultinject.spec import InjectionSpec, Mode, SecretSpec
 
 MODE_STORY = {
     Mode.NATIVE: "one agent as a native sidecar (init container with restartPolicy Always); its startup "
@@ -34,12 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Explain every pod; exit 1 if any pod would be rejected."""
     arguments = build_parser().parse_args(argv)
-    try:
-        settings = settings_from(arguments)
-        documents = read_documents(arguments.filename)
-    except (SettingsError, ManifestError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, SettingsError) else 1
+    settings, documents = read_inputs(arguments)
     rejected = False
     refs = [ref for ref in (pod_ref(d, arguments.namespace) for d in documents) if ref is not None]
     for index, ref in enumerate(refs):

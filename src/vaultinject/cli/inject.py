@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vaultinject.cli.manifests import ManifestError, dump, pod_ref, read_documents
-from vaultinject.cli.options import add_settings_options, add_source_options, settings_from
+from vaultinject.cli.manifests import dump, pod_ref
+from vaultinject.cli.options import add_settings_options, add_source_options, read_inputs
 from vaultinject.injector import SpecError, inject
-from vaultinject.spec import SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,12 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Print the injected manifests; on any rejected pod print only the errors and exit 1."""
     arguments = build_parser().parse_args(argv)
-    try:
-        settings = settings_from(arguments)
-        documents = read_documents(arguments.filename)
-    except (SettingsError, ManifestError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, SettingsError) else 1
+    settings, documents = read_inputs(arguments)
     errors: list[str] = []
     for document in documents:
         ref = pod_ref(document, arguments.namespace)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from typing import Any, NoReturn
 
-from vaultinject.spec import Settings
+from vaultinject.cli.manifests import ManifestError, read_documents
+from vaultinject.spec import Settings, SettingsError
 from vaultinject.spec.settings import SETTINGS, env_name, flag_name
 
 
@@ -16,6 +19,23 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
         group.add_argument(
             flag_name(name), dest=f"setting_{name}", metavar="VALUE", help=f"{info.help} [{env_name(name)}]"
         )
+
+
+def read_inputs(arguments: argparse.Namespace) -> tuple[Settings, list[dict[str, Any]]]:
+    """The settings and the manifests; a bad setting exits 2, an unreadable manifest exits 1."""
+    try:
+        settings = settings_from(arguments)
+    except SettingsError as exc:
+        _fail(exc, 2)
+    try:
+        return settings, read_documents(arguments.filename)
+    except ManifestError as exc:
+        _fail(exc, 1)
+
+
+def _fail(error: Exception, code: int) -> NoReturn:
+    print(f"error: {error}", file=sys.stderr)
+    raise SystemExit(code)
 
 
 def settings_from(arguments: argparse.Namespace) -> Settings:
