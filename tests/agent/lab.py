@@ -233,3 +233,20 @@ def valid_credentials(lab: Lab) -> set[str]:
     credentials = lab.vault.database_credentials()
     lab.secrets.update(credential["password"] for credential in credentials)
     return {credential["username"] for credential in credentials}
+
+
+SHORT_CREDS_TEMPLATE = (
+    '{{ with secret "database/creds/short" }}{{ .Data.username }} {{ .Data.password }}{{ end }}'
+)
+
+
+def short_lived_credentials(lab: Lab, *, ttl: str, max_ttl: str) -> None:
+    """Kubernetes role `short`, allowed to read `database/creds/short` leases of `ttl` (at most `max_ttl`)."""
+    lab.client.write("database/roles/short", db_name="app-db", default_ttl=ttl, max_ttl=max_ttl)
+    lab.client.sys.create_or_update_policy("short", 'path "database/creds/short" { capabilities = ["read"] }')
+    lab.client.write(
+        "auth/kubernetes/role/short",
+        bound_service_account_names="app",
+        bound_service_account_namespaces="demo",
+        token_policies="short",
+    )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import hvac
 import pytest
 
-from tests.agent.lab import AgentRun, Lab, valid_credentials
+from tests.agent.lab import SHORT_CREDS_TEMPLATE, AgentRun, Lab, short_lived_credentials, valid_credentials
 
 CREDS_TEMPLATE = '{{ with secret "database/creds/app" }}{{ .Data.username }} {{ .Data.password }}{{ end }}'
 
@@ -27,17 +27,9 @@ def started(run: AgentRun) -> Callable[[], bool]:
 def test_native_renews_a_dynamic_lease_then_reissues_it_before_its_max_ttl(
     lab: Lab, agent: Callable[..., AgentRun]
 ) -> None:
-    lab.client.write("database/roles/short", db_name="app-db", default_ttl="3s", max_ttl="7s")
-    lab.client.sys.create_or_update_policy("short", 'path "database/creds/short" { capabilities = ["read"] }')
-    lab.client.write(
-        "auth/kubernetes/role/short",
-        bound_service_account_names="app",
-        bound_service_account_namespaces="demo",
-        token_policies="short",
-        token_ttl="1h",
-    )
+    short_lived_credentials(lab, ttl="3s", max_ttl="7s")
     run = agent(role="short", log_level="debug", agent_inject_secret_creds="database/creds/short",
-                agent_inject_template_creds=CREDS_TEMPLATE.replace("creds/app", "creds/short"))  # fmt: skip
+                agent_inject_template_creds=SHORT_CREDS_TEMPLATE)  # fmt: skip
     run.start("native")
     run.wait_for(started(run), what="the first render")
     first = username(run)

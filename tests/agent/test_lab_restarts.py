@@ -7,9 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.agent.lab import AgentRun, Lab, lab_environment
-
-CREDS_TEMPLATE = '{{ with secret "database/creds/app" }}{{ .Data.username }} {{ .Data.password }}{{ end }}'
+from tests.agent.lab import SHORT_CREDS_TEMPLATE, AgentRun, Lab, lab_environment, short_lived_credentials
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +48,9 @@ def test_vault_sealed_then_unsealed(lab: Lab, agent: Callable[..., AgentRun]) ->
 def test_readiness_follows_a_lease_that_expires_while_vault_is_away(
     lab: Lab, agent: Callable[..., AgentRun]
 ) -> None:
-    lab.client.write("database/roles/short", db_name="app-db", default_ttl="3s", max_ttl="1h")
-    lab.client.sys.create_or_update_policy("short", 'path "database/creds/short" { capabilities = ["read"] }')
-    lab.client.write(
-        "auth/kubernetes/role/short",
-        bound_service_account_names="app",
-        bound_service_account_namespaces="demo",
-        token_policies="short",
-    )
+    short_lived_credentials(lab, ttl="3s", max_ttl="1h")
     run = agent(role="short", agent_inject_secret_creds="database/creds/short",
-                agent_inject_template_creds=CREDS_TEMPLATE.replace("creds/app", "creds/short"))  # fmt: skip
+                agent_inject_template_creds=SHORT_CREDS_TEMPLATE)  # fmt: skip
     ready = run.state_dir / ".vaultinject-ready"
     run.start("native", VAULTINJECT_NOT_READY_AFTER="1s")
     run.wait_for(ready.exists, what="readiness")
