@@ -199,7 +199,7 @@ def test_slow_webhook_times_out_after_timeout_seconds(admission_kube: LabKube, t
         elapsed = time.monotonic() - started
     assert status == 500
     assert body["message"].endswith(f'Post "{hook.url()}?timeout=1s": context deadline exceeded')
-    assert 0.9 < elapsed < 2.5
+    assert 0.9 < elapsed < 5
 
 
 def test_selectors_and_rules_decide_which_writes_are_sent(admission_kube: LabKube, tmp_path: Path) -> None:

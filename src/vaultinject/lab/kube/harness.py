@@ -264,34 +264,27 @@ def in_process_kube(data_dir: Path | None = None, **config: Any) -> Iterator[Lab
 def running_kube(
     data_dir: Path | None = None, extra_args: tuple[str, ...] = (), startup_timeout: float = 30.0
 ) -> Iterator[LabKube]:
-    """Run `vaultinject lab kube` as a subprocess on a free port; stop it with SIGTERM."""
+    """Run `vaultinject lab kube` as a subprocess on a free port; stop it with SIGTERM.
+
+    The server's log goes to `<data_dir>/lab-kube.log` (a pipe nobody reads could fill up and stall it)."""
     with _directory(data_dir) as directory:
         kubeconfig = directory / "kubeconfig"
         command = [
-            sys.executable,
-            "-m",
-            "vaultinject.cli",
-            "lab",
-            "kube",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(directory),
-            "--kubeconfig-out",
-            str(kubeconfig),
-            *extra_args,
-        ]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            sys.executable, "-m", "vaultinject.cli", "lab", "kube", "--listen", "127.0.0.1:0",
+            "--data-dir", str(directory), "--kubeconfig-out", str(kubeconfig), *extra_args,
+        ]  # fmt: skip
+        log_path = directory / "lab-kube.log"
+        with log_path.open("a") as log_file:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)
         try:
-            url = _ready_url(process, startup_timeout)
-            pki = directory / "pki"
+            url = _ready_url(process, startup_timeout, log_path)
             token = (directory / "admin-token").read_text().strip()
-            yield LabKube(url, kubeconfig, token, pki / "ca.crt", directory, process=process)
+            yield LabKube(url, kubeconfig, token, directory / "pki" / "ca.crt", directory, process=process)
         finally:
             _stop(process)
 
 
-def _ready_url(process: subprocess.Popen[str], timeout: float) -> str:
+def _ready_url(process: subprocess.Popen[str], timeout: float, log_path: Path) -> str:
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -304,8 +297,9 @@ def _ready_url(process: subprocess.Popen[str], timeout: float) -> str:
         if line.startswith(READY_PREFIX):
             return line[len(READY_PREFIX) :].split()[0]
     _stop(process)
-    stderr = process.stderr.read() if process.stderr else ""
-    raise RuntimeError(f"lab kube did not become ready (exit {process.returncode}): {stderr[-2000:]}")
+    raise RuntimeError(
+        f"lab kube did not become ready (exit {process.returncode}): {log_path.read_text()[-2000:]}"
+    )
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
@@ -316,9 +310,8 @@ def _stop(process: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    for stream in (process.stdout, process.stderr):
-        if stream is not None:
-            stream.close()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 @contextmanager
