@@ -314,3 +314,35 @@ def test_webhook_configurations_are_never_sent_to_webhooks(admission_kube: LabKu
         assert hook.reviews == []
         admission_kube.call("POST", "/api/v1/namespaces/demo/configmaps", {"metadata": {"name": "c"}})
         assert [r["request"]["kind"]["kind"] for r in hook.reviews] == ["ConfigMap"]
+
+
+def test_validating_webhooks_run_after_mutation_and_can_deny(admission_kube: LabKube, tmp_path: Path) -> None:
+    def require_injection(review: dict[str, Any]) -> dict[str, Any]:
+        labels = review["request"]["object"]["metadata"].get("labels") or {}
+        if labels.get("injected") == "true":
+            return {"allowed": True}
+        return {"allowed": False, "status": {"message": "pod was not injected"}}
+
+    with (
+        running_webhook(tmp_path / "m", add_label("injected", "true")) as mutator,
+        running_webhook(tmp_path / "v", require_injection) as validator,
+    ):
+        validating = configuration(
+            "check", {"url": validator.url("/validate"), "caBundle": validator.ca_bundle}
+        )
+        validating["kind"] = "ValidatingWebhookConfiguration"
+        admission_kube.call(
+            "POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", validating
+        )
+        status, body = create_pod(admission_kube, "demo", pod_body("before"))
+        assert (status, body["message"]) == (
+            400,
+            'admission webhook "check.lab.vaultinject.io" denied the request: pod was not injected',
+        )
+        admission_kube.call(
+            "POST", CONFIGS, configuration("inject", {"url": mutator.url(), "caBundle": mutator.ca_bundle})
+        )
+        status, pod = create_pod(admission_kube, "demo", pod_body("after"))
+        assert status == 201
+        assert pod["metadata"]["labels"] == {"injected": "true"}
+        assert [r["path"] for r in validator.reviews] == ["/validate?timeout=10s"] * 2
