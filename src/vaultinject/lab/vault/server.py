@@ -49,6 +49,18 @@ class _Listener(ThreadingHTTPServer):
         self.tls = tls
         self.log = log
 
+    def handle_error(self, _request: Any, client_address: Any) -> None:
+        """A failed TLS handshake or a dropped connection: one log event, not a traceback on stderr."""
+        error = sys.exc_info()[1]
+        self.log(
+            {
+                "level": "warn",
+                "msg": "connection failed",
+                "remote": str(client_address[0]),
+                "error": str(error),
+            }
+        )
+
     def server_bind(self) -> None:
         # HTTPServer.server_bind would resolve the host name (a DNS lookup); the lab does not need it.
         socketserver.TCPServer.server_bind(self)
