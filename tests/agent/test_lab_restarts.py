@@ -3,6 +3,7 @@ expires while Vault is away."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -61,3 +62,19 @@ def test_readiness_follows_a_lease_that_expires_while_vault_is_away(
         lab.vault.restart()
     run.wait_for(ready.exists, timeout=20, what="Ready again once Vault is back")
     assert "not ready: a secret is missing, expired or failing" in run.log()
+
+
+def test_sigterm_stops_an_init_agent_still_waiting_for_vault_with_a_failure_code(
+    lab: Lab, agent: Callable[..., AgentRun]
+) -> None:
+    run = agent(agent_inject_secret_db="secret/data/app/db")
+    lab.vault.stop()
+    try:
+        run.start("init")
+        run.wait_for(lambda: "cause=unreachable" in run.log(), what="the connection errors")
+        stopped_at = time.monotonic()
+        assert run.stop() == 143, run.log()
+        assert time.monotonic() - stopped_at < 1.0
+    finally:
+        lab.vault.restart()
+    assert not (run.secrets_dir / "db").exists()

@@ -23,6 +23,7 @@ DEFAULT_THRESHOLD = 2 / 3  # renew a lease when two thirds of it have passed
 DEFAULT_STATIC_INTERVAL = 300.0
 MAX_ATTEMPTS = 12  # consecutive failures before exit_on_retry_failure stops the agent
 SHUTDOWN_TIMEOUT = 0.4
+STOPPED_BEFORE_DONE = 143  # 128 + SIGTERM: an init agent stopped before its secrets were written
 TOKEN_FILE_MODE = 0o640
 
 RETRYABLE = (VaultError, CredentialError, RenderError, OSError)
@@ -115,7 +116,8 @@ class Agent:
         try:
             return self._run()
         except Shutdown:
-            return self._shut_down()
+            self._shut_down()
+            return 0 if self.ready else STOPPED_BEFORE_DONE
         except Exit as exit_:
             return exit_.code
         finally:
@@ -133,6 +135,7 @@ class Agent:
             secrets=len(self.compiled),
         )
         if not self._resume():
+            self.store.dependencies.clear()  # leases of a token that is gone are gone with it
             self._login_until_done()
         self._render_until_done()
         self.store.save()
@@ -291,7 +294,7 @@ class Agent:
     # Keeping secrets fresh.
 
     def _keep_fresh(self) -> None:
-        while not self._stopping:
+        while True:  # until SIGTERM: every wait and every call below is interruptible
             self._update_readiness()
             action = self._next_action()
             wait = action.at - self.clock()
@@ -450,11 +453,11 @@ class Agent:
     def _sleep(self, seconds: float) -> None:
         self._interruptibly(lambda: time.sleep(seconds) if seconds > 0 else None)
 
-    def _shut_down(self) -> int:
+    def _shut_down(self) -> None:
         self._interruptible = False
         self.logger.info("stopping")
         if not self.spec.revoke_on_shutdown or self.store.token is None:
-            return 0
+            return
         self.client.timeout, self.client.max_retries = SHUTDOWN_TIMEOUT, 0
         self.client.close()
         # Revoking the token revokes every lease it obtained; the default policy allows nothing more.
@@ -462,7 +465,6 @@ class Agent:
         self.store.dependencies.clear()
         self.store.token = None
         self.store.save()
-        return 0
 
     def _quietly(self, call: Callable[[], None], *, what: str) -> None:
         try:
