@@ -78,8 +78,7 @@ def _read_template_file(secret: SecretSpec) -> str:
 class Renderer:
     """Renders templates; every Vault call a template needs goes through `fetch`, into the store."""
 
-    def __init__(self, spec: InjectionSpec, store: Store, client: VaultClient, logger: Logger) -> None:
-        self.spec = spec
+    def __init__(self, store: Store, client: VaultClient, logger: Logger) -> None:
         self.store = store
         self.client = client
         self.logger = logger
@@ -126,7 +125,7 @@ class Renderer:
                     f"no secret at {path}", status=404, method=exc.method, path=path
                 ) from None
         dependency = Dependency(op, path, params, body or b"{}", time.time())
-        self._learn_secrets(dependency.body)
+        self.learn(dependency)
         self.store.dependencies[dependency.key] = dependency
         return dependency
 
@@ -144,9 +143,10 @@ class Renderer:
         self._parsed[dependency.key] = (dependency.fetched_at, value)
         return value
 
-    def _learn_secrets(self, body: bytes) -> None:
+    def learn(self, dependency: Dependency) -> None:
+        """Teach the logger the secret values in a dependency, so no log line can show them."""
         try:
-            document = json.loads(body)
+            document = json.loads(dependency.body)
         except ValueError:
             return
         if isinstance(document, dict):

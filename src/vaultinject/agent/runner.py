@@ -95,7 +95,7 @@ class Agent:
         self.state_dir = options.state_dir
         self.store = Store(options.state_dir)
         self.client = client_for(spec)
-        self.renderer = Renderer(spec, self.store, self.client, logger)
+        self.renderer = Renderer(self.store, self.client, logger)
         self.uses: dict[str, frozenset[str]] = {}  # destination -> dependency keys its template read
         self.final: set[str] = set()  # leases that reached their max TTL: refetch, do not renew
         self.stale: set[str] = set()  # leases of a replaced token: refetch now
@@ -174,6 +174,8 @@ class Agent:
         ]
         for key in expired:
             del self.store.dependencies[key]
+        for dependency in self.store.dependencies.values():
+            self.renderer.learn(dependency)
         self.logger.info(
             "resumed from saved state",
             dependencies=len(self.store.dependencies),
