@@ -275,6 +275,20 @@ def test_telemetry_params_are_json_decoded_when_they_parse() -> None:
     assert dict(spec.telemetry) == {"prometheus_retention_time": "24h", "disable_hostname": True}
 
 
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "agent-enable-quit",
+        "agent-revoke-grace",
+        "agent-cache-exit-on-err",
+        "agent-telemetry-prometheus-retention-time",
+    ],
+)
+def test_annotations_our_agent_cannot_honour_warn_but_are_accepted(suffix: str) -> None:
+    warnings = parse({**pod_annotations(), VAULT + suffix: "1"}, SETTINGS).warnings
+    assert any(f"{VAULT}{suffix} has no effect" in warning for warning in warnings)
+
+
 def test_inert_annotations_are_accepted_with_a_warning() -> None:
     warnings = spec_of(go_max_procs="2", agent_cache_listener_port="8080").warnings
     assert any("go-max-procs has no effect" in w for w in warnings)

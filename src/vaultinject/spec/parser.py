@@ -90,7 +90,11 @@ INERT_KEYS = {
     "agent-disable-idle-connections": "the agent opens a connection per request",
     "agent-disable-keep-alives": "the agent opens a connection per request",
     "template-max-connections-per-host": "the agent opens a connection per request",
+    "agent-cache-exit-on-err": "the agent keeps no persistent cache to restore",
+    "agent-enable-quit": "the agent has no quit endpoint; give Jobs vaultinject.io/mode: init-only or native",
+    "agent-revoke-grace": "the agent revokes at SIGTERM; in native mode that is after the app has stopped",
 }
+INERT_PREFIXES = {"agent-telemetry-": "the agent exports no telemetry"}
 
 SUPPORTED_AUTH_TYPES = ("kubernetes", "jwt", "approle")
 CONNECTION_FEATURES = ("auto-auth", "caching", "templating", "proxying")
@@ -222,8 +226,11 @@ def _check_unknown_keys(reader: _Reader) -> None:
             reader.fail(key, f"unknown vaultinject annotation; the known ones are {known}")
         elif key.startswith(VAULT_PREFIX):
             suffix = key[len(VAULT_PREFIX) :]
-            if suffix in INERT_KEYS:
-                reader.warnings.append(f"{key} has no effect: {INERT_KEYS[suffix]}")
+            inert = INERT_KEYS.get(suffix) or next(
+                (why for prefix, why in INERT_PREFIXES.items() if suffix.startswith(prefix)), None
+            )
+            if inert:
+                reader.warnings.append(f"{key} has no effect: {inert}")
             elif suffix not in KNOWN_KEYS and not suffix.startswith(
                 SECRET_PREFIXES + PER_SECRET_PREFIXES + FAMILY_PREFIXES
             ):
