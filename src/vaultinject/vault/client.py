@@ -173,11 +173,13 @@ class VaultClient:
         raw = self.request_raw(method, path, body, params=params, authenticated=authenticated)
         if not raw:
             return None
-        document = json.loads(raw)
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            document = None
         if not isinstance(document, dict):
-            raise VaultError(
-                f"{method} {path}: Vault answered with JSON that is not an object", method=method, path=path
-            )
+            message = f"{method} {path}: Vault's answer is not a JSON object"
+            raise VaultError(message, method=method, path=path)
         return document
 
     def request_raw(
