@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from vaultinject.lab.vault import responses
 from vaultinject.lab.vault.envelope import Response, bad_request
 from vaultinject.lab.vault.request import Request
 from vaultinject.lab.vault.router import Router
@@ -65,6 +67,16 @@ class Backend:
         self.context = context
         self.storage = context.storage
         self.router = Router()
+
+    # Role storage, shared by the backends that have roles (`role/<name>`).
+
+    def stored_role(self, name: str) -> dict[str, Any] | None:
+        """A role by name; auth methods store role names lower-cased, as Vault's plugins do."""
+        stored = self.storage.get(f"role/{name.lower()}")
+        return None if stored is None else dict(stored)
+
+    def list_roles(self, _request: Request, _match: re.Match[str]) -> Response:
+        return responses.keys(self.storage.children("role/"))
 
     def handle(self, request: Request) -> Response:
         return self.router.dispatch(request)

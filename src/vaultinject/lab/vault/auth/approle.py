@@ -32,7 +32,7 @@ class AppRoleBackend(Backend):
             read=self.read_role,
             update=self.write_role,
             delete=self.delete_role,
-            exists=lambda _request, match: self._role(match["name"]) is not None,
+            exists=lambda _request, match: self.stored_role(match["name"]) is not None,
         )
         add(_ROLE + r"/role-id", read=self.read_role_id, update=self.write_role_id)
         add(_ROLE + r"/secret-id/?", update=self.generate_secret_id, list=self.list_accessors)
@@ -47,23 +47,16 @@ class AppRoleBackend(Backend):
 
     # -- roles --------------------------------------------------------------------------------------
 
-    def _role(self, name: str) -> dict[str, Any] | None:
-        stored = self.storage.get(f"role/{name.lower()}")
-        return None if stored is None else dict(stored)
-
     def _existing_role(self, name: str) -> dict[str, Any]:
-        role = self._role(name)
+        role = self.stored_role(name)
         if role is None:
             raise bad_request(f'role "{name}" does not exist')
         return role
 
-    def list_roles(self, _request: Request, _match: re.Match[str]) -> Response:
-        return responses.keys(self.storage.children("role/"))
-
     def write_role(self, request: Request, match: re.Match[str]) -> Response:
         name = match["name"].lower()
         data = request.data
-        role = (None if request.operation == CREATE else self._role(name)) or {
+        role = (None if request.operation == CREATE else self.stored_role(name)) or {
             "bind_secret_id": True,
             "secret_id_bound_cidrs": [],
             "secret_id_num_uses": 0,
@@ -108,7 +101,7 @@ class AppRoleBackend(Backend):
         self.storage.put(f"roleid/{role_id}", name)
 
     def read_role(self, _request: Request, match: re.Match[str]) -> Response:
-        role = self._role(match["name"])
+        role = self.stored_role(match["name"])
         if role is None:
             raise not_found()
         view = {key: value for key, value in role.items() if key not in ("token", "role_id")}
@@ -117,7 +110,7 @@ class AppRoleBackend(Backend):
 
     def delete_role(self, _request: Request, match: re.Match[str]) -> Response:
         name = match["name"].lower()
-        role = self._role(name)
+        role = self.stored_role(name)
         if role is not None:
             with self.storage.transaction():
                 self.storage.delete(f"roleid/{role['role_id']}")
@@ -266,7 +259,7 @@ class AppRoleBackend(Backend):
         if not role_id:
             raise bad_request("missing role_id")
         name = self.storage.get(f"roleid/{role_id}")
-        role = self._role(str(name)) if name is not None else None
+        role = self.stored_role(str(name)) if name is not None else None
         if role is None:
             raise bad_request(INVALID)
         metadata: dict[str, str] = {}
@@ -313,7 +306,7 @@ class AppRoleBackend(Backend):
 
     def renew_login(self, token: TokenEntry) -> LoginRenewal:
         name = str(token.internal.get("role_name", ""))
-        role = self._role(name) if name else None
+        role = self.stored_role(name) if name else None
         if role is None:
             raise bad_request(f'role "{name}" does not exist during renewal')
         params = role["token"]

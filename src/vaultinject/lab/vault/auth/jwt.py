@@ -81,7 +81,7 @@ class JWTBackend(Backend):
             read=self.read_role,
             update=self.write_role,
             delete=self.delete_role,
-            exists=lambda _request, match: self._role(match["name"]) is not None,
+            exists=lambda _request, match: self.stored_role(match["name"]) is not None,
         )
         add(r"login", update=self.login)
 
@@ -151,15 +151,8 @@ class JWTBackend(Backend):
 
     # -- roles --------------------------------------------------------------------------------------
 
-    def _role(self, name: str) -> dict[str, Any] | None:
-        stored = self.storage.get(f"role/{name.lower()}")
-        return None if stored is None else dict(stored)
-
-    def list_roles(self, _request: Request, _match: re.Match[str]) -> Response:
-        return responses.keys(self.storage.children("role/"))
-
     def read_role(self, _request: Request, match: re.Match[str]) -> Response:
-        role = self._role(match["name"])
+        role = self.stored_role(match["name"])
         if role is None:
             raise not_found()
         view = {key: value for key, value in role.items() if key != "token"}
@@ -173,7 +166,7 @@ class JWTBackend(Backend):
     def write_role(self, request: Request, match: re.Match[str]) -> Response:
         name = match["name"].lower()
         data = request.data
-        role = (None if request.operation == CREATE else self._role(name)) or _new_role()
+        role = (None if request.operation == CREATE else self.stored_role(name)) or _new_role()
         role["token"] = tokenfields.parse(data, role["token"])
         for key in ("role_type", "user_claim", "bound_subject", "groups_claim", "bound_claims_type"):
             if fields.has(data, key):
@@ -203,7 +196,7 @@ class JWTBackend(Backend):
         role_name = fields.string(request.data, "role").lower() or config["default_role"]
         if not role_name:
             raise bad_request("missing role")
-        role = self._role(role_name)
+        role = self.stored_role(role_name)
         if role is None:
             raise bad_request(f'role "{role_name}" could not be found')
         if role["role_type"] == "oidc":
@@ -257,7 +250,7 @@ class JWTBackend(Backend):
 
     def renew_login(self, token: TokenEntry) -> LoginRenewal:
         role_name = str(token.internal.get("role", ""))
-        role = self._role(role_name) if role_name else None
+        role = self.stored_role(role_name) if role_name else None
         if role is None:
             raise bad_request(f"role {role_name} does not exist during renewal")
         params = role["token"]

@@ -120,7 +120,7 @@ class KubernetesBackend(Backend):
             read=self.read_role,
             update=self.write_role,
             delete=self.delete_role,
-            exists=lambda _request, match: self._role(match["name"]) is not None,
+            exists=lambda _request, match: self.stored_role(match["name"]) is not None,
         )
         add(r"login", update=self.login)
 
@@ -193,15 +193,8 @@ class KubernetesBackend(Backend):
 
     # -- roles --------------------------------------------------------------------------------------
 
-    def _role(self, name: str) -> dict[str, Any] | None:
-        stored = self.storage.get(f"role/{name.lower()}")
-        return None if stored is None else dict(stored)
-
-    def list_roles(self, _request: Request, _match: re.Match[str]) -> Response:
-        return responses.keys(self.storage.children("role/"))
-
     def read_role(self, _request: Request, match: re.Match[str]) -> Response:
-        role = self._role(match["name"])
+        role = self.stored_role(match["name"])
         if role is None:
             raise not_found()
         view: dict[str, Any] = {
@@ -223,7 +216,7 @@ class KubernetesBackend(Backend):
         """Create or update a role; fields left out of an update keep their stored values."""
         name = match["name"].lower()
         creating = request.operation == CREATE
-        role = (None if creating else self._role(name)) or _new_role()
+        role = (None if creating else self.stored_role(name)) or _new_role()
         role["token"] = tokenfields.parse(request.data, None if creating else role["token"])
         _merge_role_fields(role, request.data)
         _validate_bindings(role)
@@ -256,7 +249,7 @@ class KubernetesBackend(Backend):
         jwt_text = fields.string(request.data, "jwt")
         if not jwt_text:
             raise bad_request("missing jwt")
-        role = self._role(role_name)
+        role = self.stored_role(role_name)
         if role is None:
             raise bad_request(f'invalid role name "{role_name}"')
         cidrs = role["token"]["token_bound_cidrs"]
@@ -402,7 +395,7 @@ class KubernetesBackend(Backend):
         role_name = str(token.internal.get("role", ""))
         if not role_name:
             raise bad_request("failed to fetch role_name during renewal")
-        role = self._role(role_name)
+        role = self.stored_role(role_name)
         if role is None:
             raise bad_request(f"role {role_name} does not exist during renewal")
         params = role["token"]

@@ -276,9 +276,6 @@ class TokenBackend(Backend):
 
     # -- roles --------------------------------------------------------------------------------------
 
-    def list_roles(self, _request: Request, _match: re.Match[str]) -> Response:
-        return responses.keys(self.storage.children("role/"))
-
     def read_role(self, _request: Request, match: re.Match[str]) -> Response:
         role = self.storage.get(f"role/{match['role'].lower()}")
         if role is None:

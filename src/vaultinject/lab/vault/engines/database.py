@@ -136,9 +136,6 @@ class DatabaseBackend(Backend):
             raise not_found()
         return responses.data({**role, "credential_config": {}})
 
-    def list_roles(self, _request: Request, _match: re.Match[str]) -> Response:
-        return responses.keys(self.storage.children("role/"))
-
     def delete_role(self, _request: Request, match: re.Match[str]) -> Response:
         self.storage.delete(f"role/{match['name']}")
         return responses.no_content()

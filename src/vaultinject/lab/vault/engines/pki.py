@@ -277,9 +277,6 @@ class PKIBackend(Backend):
             raise not_found()
         return responses.data(role)
 
-    def list_roles(self, _request: Request, _match: re.Match[str]) -> Response:
-        return responses.keys(self.storage.children("role/"))
-
     def delete_role(self, _request: Request, match: re.Match[str]) -> Response:
         self.storage.delete(f"role/{match['name']}")
         return responses.no_content()
