@@ -402,21 +402,7 @@ class _Lexer:
         return self.lex_inside_action
 
     def lex_char(self) -> object:
-        while True:
-            ch = self.next()
-            if ch == "\\":
-                escaped = self.next()
-                if escaped not in ("", "\n"):
-                    continue
-                self.error("unterminated character constant")
-                return None
-            if ch in ("", "\n"):
-                self.error("unterminated character constant")
-                return None
-            if ch == "'":
-                break
-        self.emit(CHAR_CONSTANT)
-        return self.lex_inside_action
+        return self._lex_escaped("'", CHAR_CONSTANT, "unterminated character constant")
 
     def lex_number(self) -> object:
         if not self.scan_number():
@@ -458,20 +444,23 @@ class _Lexer:
         return True
 
     def lex_quote(self) -> object:
+        return self._lex_escaped('"', STRING, "unterminated quoted string")
+
+    def _lex_escaped(self, close: str, token: int, unterminated: str) -> object:
+        """A quoted constant with backslash escapes, ending at `close` on the same line."""
         while True:
             ch = self.next()
             if ch == "\\":
-                escaped = self.next()
-                if escaped not in ("", "\n"):
+                if self.next() not in ("", "\n"):
                     continue
-                self.error("unterminated quoted string")
+                self.error(unterminated)
                 return None
             if ch in ("", "\n"):
-                self.error("unterminated quoted string")
+                self.error(unterminated)
                 return None
-            if ch == '"':
+            if ch == close:
                 break
-        self.emit(STRING)
+        self.emit(token)
         return self.lex_inside_action
 
     def lex_raw_quote(self) -> object:
