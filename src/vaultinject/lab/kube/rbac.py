@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vaultinject.lab.kube.model import UserInfo
 from vaultinject.lab.kube.selectors import LabelSelector, SelectorError
 from vaultinject.lab.kube.status import ApiError, GroupResource, forbidden
 from vaultinject.lab.kube.store import Store
+
+if TYPE_CHECKING:
+    from vaultinject.lab.kube.routing import RequestInfo
 
 JSON = dict[str, Any]
 _RBAC = "rbac.authorization.k8s.io"
@@ -28,6 +32,11 @@ class Attributes:
     namespace: str = ""
     name: str = ""
     path: str = ""
+
+    @classmethod
+    def of_request(cls, user: UserInfo, info: RequestInfo) -> Attributes:
+        """The attributes of a routed request: the user plus what its URL addresses."""
+        return cls(user, **dataclasses.asdict(info))
 
 
 def _subject_matches(subject: JSON, user: UserInfo, binding_namespace: str) -> bool:

@@ -213,18 +213,7 @@ class KubeServer:
             user = impersonate(self.authorizer, user, headers)
             watch = query.get("watch", "").lower() in {"true", "1"}
             info = routing.parse(method, parts.path, watch)
-            attributes = Attributes(
-                user,
-                info.verb,
-                info.resource_request,
-                info.group,
-                info.version,
-                info.resource,
-                info.subresource,
-                info.namespace,
-                info.name,
-                info.path,
-            )
+            attributes = Attributes.of_request(user, info)
             allowed, _ = self.authorizer.authorize(attributes)
             if not allowed:
                 raise self.authorizer.forbidden(attributes)
