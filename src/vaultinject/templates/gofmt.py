@@ -160,29 +160,26 @@ def _float_bits(value: float) -> int:
     return bits
 
 
-def _fmt_b(value: float) -> str:
+def _float_parts(value: float) -> tuple[str, int, int]:
+    """Sign, unbiased binary exponent and 53-bit mantissa of a float (denormals as Go takes them)."""
     bits = _float_bits(value)
-    neg = "-" if bits >> 63 else ""
     exp = (bits >> 52) & 0x7FF
     mant = bits & ((1 << 52) - 1)
     if exp == 0:
         exp = 1
     else:
         mant |= 1 << 52
-    exp -= 1023 + 52
+    return ("-" if bits >> 63 else ""), exp - 1023, mant
+
+
+def _fmt_b(value: float) -> str:
+    neg, exp, mant = _float_parts(value)
+    exp -= 52
     return f"{neg}{mant}p{'+' if exp >= 0 else ''}{exp}"
 
 
 def _fmt_x(value: float, prec: int, letter: str) -> str:
-    bits = _float_bits(value)
-    neg = "-" if bits >> 63 else ""
-    exp = (bits >> 52) & 0x7FF
-    mant = bits & ((1 << 52) - 1)
-    if exp == 0:
-        exp = 1
-    else:
-        mant |= 1 << 52
-    exp -= 1023
+    neg, exp, mant = _float_parts(value)
     if mant == 0:
         exp = 0
     mant <<= 60 - 52
