@@ -29,12 +29,14 @@ class Logger:
         self.json = log_format == "json"
         self.stream = stream or sys.stderr
         self._secrets: set[str] = set()
+        self._longest_first: list[str] = []  # the scrub order, rebuilt only after secrets were added
 
     def add_secret(self, value: object) -> None:
         """Never print this value (or any string inside it)."""
         if isinstance(value, str):
-            if len(value) >= _SHORTEST_SECRET:
+            if len(value) >= _SHORTEST_SECRET and value not in self._secrets:
                 self._secrets.add(value)
+                self._longest_first = []
         elif isinstance(value, dict):
             for item in value.values():
                 self.add_secret(item)
@@ -80,7 +82,9 @@ class Logger:
         self.stream.flush()
 
     def scrub(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        if len(self._longest_first) != len(self._secrets):
+            self._longest_first = sorted(self._secrets, key=len, reverse=True)
+        for secret in self._longest_first:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -135,7 +134,7 @@ class Renderer:
         if cached is not None and cached[0] == dependency.fetched_at:
             return cached[1]
         if dependency.op == "list":
-            value: Any = list((json.loads(dependency.body).get("data") or {}).get("keys") or [])
+            value: Any = list((dependency.document.get("data") or {}).get("keys") or [])
         else:
             value = templates.Secret.from_json(dependency.body)
             if dependency.op == "pki" and value is not None:
@@ -145,14 +144,10 @@ class Renderer:
 
     def learn(self, dependency: Dependency) -> None:
         """Teach the logger the secret values in a dependency, so no log line can show them."""
-        try:
-            document = json.loads(dependency.body)
-        except ValueError:
-            return
-        if isinstance(document, dict):
-            self.logger.add_secret(document.get("data"))
-            self.logger.add_secret((document.get("auth") or {}).get("client_token"))
-            self.logger.add_secret((document.get("wrap_info") or {}).get("token"))
+        document = dependency.document
+        self.logger.add_secret(document.get("data"))
+        self.logger.add_secret((document.get("auth") or {}).get("client_token"))
+        self.logger.add_secret((document.get("wrap_info") or {}).get("token"))
 
 
 class RenderError(Exception):

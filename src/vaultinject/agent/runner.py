@@ -391,9 +391,10 @@ class Agent:
         )
         self.final.discard(fresh.key)
         self.stale.discard(fresh.key)
-        self.store.save()
         if fresh.body != old or dependency.leased:
-            self._rerender({fresh.key})
+            self._rerender({fresh.key})  # saves the store
+        else:
+            self.store.save()
 
     def _rerender(self, keys: set[str]) -> None:
         for compiled in self.compiled:

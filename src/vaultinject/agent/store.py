@@ -25,6 +25,7 @@ class Dependency:
 
     __slots__ = (
         "body",
+        "document",
         "expires_at",
         "fetched_at",
         "lease_duration",
@@ -42,9 +43,12 @@ class Dependency:
         self.path = path
         self.params = dict(params) if params else None
         self.body = body  # Vault's raw JSON answer, so numbers keep their literal text
+        self.document = _decode(body)  # the same answer decoded once, for its lease and secret values
         self.fetched_at = fetched_at
-        self.lease_id, self.lease_duration, self.renewable = _lease(body)
-        self.expires_at = fetched_at + self.lease_duration if self.lease_id else _pki_expiry(body)
+        self.lease_id = str(self.document.get("lease_id") or "")
+        self.lease_duration = int(self.document.get("lease_duration") or 0)
+        self.renewable = bool(self.document.get("renewable"))
+        self.expires_at = fetched_at + self.lease_duration if self.lease_id else _pki_expiry(self.document)
 
     @property
     def key(self) -> str:
@@ -84,27 +88,18 @@ def dependency_key(op: str, path: str, params: Mapping[str, str] | None) -> str:
     return f"{op}:{path}?{suffix}"
 
 
-def _lease(body: bytes) -> tuple[str, int, bool]:
+def _decode(body: bytes) -> dict[str, Any]:
     try:
         document = json.loads(body)
     except ValueError:
-        return "", 0, False
-    if not isinstance(document, dict):
-        return "", 0, False
-    return (
-        str(document.get("lease_id") or ""),
-        int(document.get("lease_duration") or 0),
-        bool(document.get("renewable")),
-    )
+        return {}
+    return document if isinstance(document, dict) else {}
 
 
-def _pki_expiry(body: bytes) -> float | None:
+def _pki_expiry(document: Mapping[str, Any]) -> float | None:
     """A PKI issue answer carries no lease, but its certificate's expiry (`data.expiration`)."""
-    try:
-        document = json.loads(body)
-        expiration = (document.get("data") or {}).get("expiration")
-    except (ValueError, AttributeError):
-        return None
+    data = document.get("data")
+    expiration = data.get("expiration") if isinstance(data, dict) else None
     return float(expiration) if isinstance(expiration, int | float) and expiration > 0 else None
 
 
