@@ -188,18 +188,7 @@ def lab_environment(workdir: Path, *, persistent: bool = False) -> Iterator[Lab]
 
 def _vault_service_account(kube: LabKube, token_file: Path) -> None:
     kube.ensure_namespace("vault")
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": "vault-auth-delegator"},
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": "system:auth-delegator",
-        },
-        "subjects": [{"kind": "ServiceAccount", "name": "vault", "namespace": "vault"}],
-    }
-    kube.call("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding)
+    kube.grant("system:auth-delegator", "vault", "vault")  # what vault-helm binds
     pod = kube.create_pod("vault", "vault-0", service_account="vault")
     token_file.write_text(kube.mint_token("vault", "vault", pod=pod))
 

@@ -15,18 +15,6 @@ import pytest
 from vaultinject.lab.kube.harness import LabKube, in_process_kube
 from vaultinject.lab.vault.harness import ThreadVault, vault_thread
 
-AUTH_DELEGATOR = {
-    "apiVersion": "rbac.authorization.k8s.io/v1",
-    "kind": "ClusterRoleBinding",
-    "metadata": {"name": "vault-auth-delegator"},
-    "roleRef": {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "ClusterRole",
-        "name": "system:auth-delegator",
-    },
-    "subjects": [{"kind": "ServiceAccount", "name": "vault", "namespace": "vault"}],
-}
-
 
 @pytest.fixture
 def kube(tmp_path: Path) -> Iterator[LabKube]:
@@ -37,7 +25,7 @@ def kube(tmp_path: Path) -> Iterator[LabKube]:
 
 
 def grant_auth_delegator(kube: LabKube) -> None:
-    kube.call("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", AUTH_DELEGATOR)
+    kube.grant("system:auth-delegator", "vault", "vault")
 
 
 def vault_0_token(kube: LabKube) -> str:
