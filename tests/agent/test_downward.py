@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.budget import examples
 from vaultinject.spec import parse_downward_annotations
 from vaultinject.spec.downward import go_unquote
 
@@ -60,7 +61,7 @@ def test_tricky_values_round_trip_through_gos_quoting(formatmap: Path) -> None:
     assert parse_downward_annotations(kubelet_format(formatmap, TRICKY)) == TRICKY
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.dictionaries(st.from_regex(r"[a-z0-9./-]{1,20}", fullmatch=True), st.text(max_size=40), max_size=6))
 def test_any_annotations_round_trip(formatmap: Path, annotations: dict[str, str]) -> None:
     assert parse_downward_annotations(kubelet_format(formatmap, annotations)) == annotations

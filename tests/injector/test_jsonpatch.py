@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.budget import examples
 from vaultinject.injector import jsonpatch
 
 scalars = (
@@ -27,7 +28,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(json_values, json_values)
 def test_diff_applied_by_the_reference_implementation_yields_the_target(old: Any, new: Any) -> None:
     patch = jsonpatch.diff(old, new)
@@ -35,7 +36,7 @@ def test_diff_applied_by_the_reference_implementation_yields_the_target(old: Any
     assert jsonpatch.apply(old, patch) == new
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.lists(st.dictionaries(st.sampled_from(["name", "x"]), st.text("ab", max_size=2)), max_size=5),
     st.data(),

@@ -9,6 +9,7 @@ import jsonpatch as reference
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.budget import examples
 from tests.injector.podcheck import assert_valid_pod
 from vaultinject.injector import SpecError, inject
 from vaultinject.spec import Settings
@@ -67,7 +68,7 @@ def a_pod(annotations: dict[str, str], with_init: bool, with_token: bool) -> dic
     }
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(annotation_maps, st.booleans(), st.booleans())
 def test_any_annotations_give_a_spec_error_or_a_valid_pod_with_an_exact_patch(
     annotations: dict[str, str], with_init: bool, with_token: bool

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.budget import examples
 from vaultinject.lab.vault.harness import ThreadVault, vault_thread
 
 from .helpers import raw
@@ -122,7 +123,9 @@ def shared_vault() -> Iterator[ThreadVault]:
         yield server
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(endpoint=st.sampled_from(ENDPOINTS), body=bodies, method=st.sampled_from(["POST", "GET", "DELETE"]))
 def test_random_input_never_causes_a_server_error(
     shared_vault: ThreadVault, endpoint: str, body: dict[str, Any], method: str

@@ -7,6 +7,7 @@ import functools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.budget import examples
 from vaultinject.templates.values import JSONNumber, StrList, StrMap
 
 from .judge import Case, GoJudge, render_ours
@@ -196,7 +197,7 @@ def _assert_same(go_judge: GoJudge, case: Case) -> None:
 
 
 GENERATED = settings(
-    max_examples=700,
+    max_examples=examples(700),
     derandomize=True,
     database=None,
     deadline=None,
@@ -212,7 +213,7 @@ def test_generated_templates_render_like_go(
     _assert_same(go_judge, Case(template, data, missingkey=mode))
 
 
-@settings(GENERATED, max_examples=300)
+@settings(GENERATED, max_examples=examples(300))
 @given(
     value=values, verbs=st.lists(st.sampled_from([*VERBS, "%v", "%#v", "%x", "%q"]), min_size=1, max_size=4)
 )
@@ -223,7 +224,7 @@ def test_printf_of_any_value_matches_go(go_judge: GoJudge, value: object, verbs:
     _assert_same(go_judge, Case(template, {"v": value}))
 
 
-@settings(GENERATED, max_examples=200)
+@settings(GENERATED, max_examples=examples(200))
 @given(text=st.text(alphabet=ALPHABET + "{}", max_size=30), trim_left=st.booleans(), trim_right=st.booleans())
 def test_trimming_and_text_match_go(go_judge: GoJudge, text: str, trim_left: bool, trim_right: bool) -> None:
     left = "{{- " if trim_left else "{{"
