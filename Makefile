@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 ## Set everything up and run the main job: inject the examples and print the result.
 demo: $(STAMP)
-	$(BIN)/vaultinject inject -f examples/ -o yaml --vault-addr https://vault.vault.svc:8200
+	$(BIN)/vaultinject inject -f examples/ -o yaml --vault-addr https://vault.vault.svc:8200 --summary
 
 ## The whole test suite: lint, types, tests.
 test: $(STAMP) lint typecheck unit

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vaultinject.cli.manifests import dump, pod_ref
+from vaultinject.cli.manifests import PodRef, dump, pod_ref
 from vaultinject.cli.options import add_settings_options, add_source_options, read_inputs
-from vaultinject.injector import SpecError, inject
+from vaultinject.cli.summary import summary_lines
+from vaultinject.injector import Injection, SpecError, inject
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-o", "--output", choices=("yaml", "json"), default="yaml", help="output format (yaml)"
     )
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="after the manifests, print to stderr a short summary of what was injected",
+    )
     add_settings_options(parser)
     return parser
 
@@ -29,6 +35,7 @@ def main(argv: list[str]) -> int:
     arguments = build_parser().parse_args(argv)
     settings, documents = read_inputs(arguments)
     errors: list[str] = []
+    outcomes: list[tuple[PodRef, Injection]] = []
     for document in documents:
         ref = pod_ref(document, arguments.namespace)
         if ref is None:
@@ -38,6 +45,7 @@ def main(argv: list[str]) -> int:
         except SpecError as error:
             errors += [f"error: {ref.label}: {each}" for each in error.errors]
             continue
+        outcomes.append((ref, result))
         for warning in result.warnings:
             print(f"warning: {ref.label}: {warning}", file=sys.stderr)
         if result.injected:
@@ -49,4 +57,7 @@ def main(argv: list[str]) -> int:
         print("error: the input holds no Kubernetes objects", file=sys.stderr)
         return 1
     sys.stdout.write(dump(documents, arguments.output))
+    if arguments.summary:
+        sys.stdout.flush()
+        print("\n".join(summary_lines(outcomes)), file=sys.stderr)
     return 0
