@@ -56,6 +56,7 @@ def mutate(pod: Mapping[str, Any], spec: InjectionSpec, settings: Settings) -> t
         mounts=_agent_mounts(pod_spec, spec, token, warnings),
         env=_agent_env(settings, token),
         run_as_user=_run_as_user(pod_spec, spec),
+        token_volume=token.mount["name"],
     )
     _set_share_process_namespace(pod_spec, spec)
     pod_spec["volumes"] = (pod_spec.get("volumes") or []) + _volumes(spec, token, settings)
@@ -128,7 +129,9 @@ def _service_account_token(pod_spec: Json, spec: InjectionSpec) -> TokenSource:
     return TokenSource(mount, {"name": names.TOKEN_VOLUME}, paths.join(AGENT_TOKEN_MOUNT_PATH, "token"))
 
 
-def _app_token_mount(pod_spec: Json, volumes: dict[str, Json], audience: str | None) -> tuple[Json, str] | None:
+def _app_token_mount(
+    pod_spec: Json, volumes: dict[str, Json], audience: str | None
+) -> tuple[Json, str] | None:
     """An app container's mount of a Kubernetes token with `audience` (None: the API server's), and its file.
 
     The standard mount carries the API server's audience; a projected token carries its own.

@@ -456,7 +456,9 @@ def _security(reader: _Reader, settings: Settings) -> SecuritySpec:
 def _id(raw: str) -> int:
     if not raw:
         # Upstream's ParseInt reads "" as 0, silently running the agents as root.
-        raise ValueError("is empty (upstream would run the agents as root); give an id, e.g. 1000, or remove it")
+        raise ValueError(
+            "is empty (upstream would run the agents as root); give an id, e.g. 1000, or remove it"
+        )
     value = values.parse_int(raw)
     if value < 0:
         raise ValueError(f"{raw!r} is negative; use a user or group id, e.g. 1000")
