@@ -19,9 +19,9 @@ from vaultinject.spec import (
     Mode,
     Settings,
     SpecError,
+    paths,
     vault_key,
 )
-from vaultinject.spec import paths
 from vaultinject.spec.settings import env_name
 
 Json = dict[str, Any]

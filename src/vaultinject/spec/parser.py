@@ -554,7 +554,7 @@ def _default_template(raw: str) -> str:
 
 
 def _mount_path(raw: str) -> str:
-    """An absolute directory, judged as the runtime will mount it (cleaned, so `//home/vault` is `/home/vault`)."""
+    """An absolute directory, judged as the runtime mounts it: cleaned (`//home/vault` is `/home/vault`)."""
     path = paths.clean(raw)
     hint = "use an absolute directory such as /vault/secrets"
     if not path.startswith("/") or path == "/" or "\0" in raw:
