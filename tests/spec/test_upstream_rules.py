@@ -256,7 +256,8 @@ def go_clean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Po
 @settings(max_examples=examples(300), deadline=None)
 @given(raw_paths | absolute_paths | st.text(alphabet="/.ab", max_size=12))
 def test_paths_clean_is_gos_filepath_clean(go_clean: subprocess.Popen[str], raw: str) -> None:
-    assert go_clean.stdin is not None and go_clean.stdout is not None
+    assert go_clean.stdin is not None
+    assert go_clean.stdout is not None
     go_clean.stdin.write(json.dumps(raw) + "\n")
     go_clean.stdin.flush()
     expected = json.loads(go_clean.stdout.readline())
