@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ def error_of(**annotations: str) -> SpecError:
 
 # Empty values, as upstream's Init/New/Validate treat them (its TestCouldErrorAnnotations and the code).
 
-EMPTY_MEANS_DEFAULT = [
+EMPTY_MEANS_DEFAULT: list[tuple[str, Callable[[InjectionSpec], object], object]] = [
     # upstream skips the duration check and the flag: the agent's own backoff
     ("auth-min-backoff", lambda s: s.auth.min_backoff, None),
     ("auth-max-backoff", lambda s: s.auth.max_backoff, None),
@@ -64,10 +64,10 @@ EMPTY_MEANS_DEFAULT = [
 @pytest.mark.parametrize(
     ("suffix", "read", "expected"), EMPTY_MEANS_DEFAULT, ids=[e[0] for e in EMPTY_MEANS_DEFAULT]
 )
-def test_an_empty_value_means_what_it_means_upstream(suffix: str, read: object, expected: object) -> None:
-    spec = spec_of(**{suffix: ""})
-    assert callable(read)
-    assert read(spec) == expected
+def test_an_empty_value_means_what_it_means_upstream(
+    suffix: str, read: Callable[[InjectionSpec], object], expected: object
+) -> None:
+    assert read(spec_of(**{suffix: ""})) == expected
 
 
 def test_empty_backoffs_do_not_take_the_injector_settings() -> None:
@@ -189,8 +189,7 @@ raw_paths = st.lists(names, max_size=7).map("/".join) | st.lists(names, max_size
 absolute_paths = st.lists(names, min_size=1, max_size=7).map(lambda parts: "//" + "/".join(parts))
 
 
-def verdict(read: object) -> object:
-    assert callable(read)
+def verdict(read: Callable[[], object]) -> tuple[str, object]:
     try:
         return ("ok", read())
     except (SpecError, ValueError) as exc:
