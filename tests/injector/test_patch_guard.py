@@ -52,7 +52,7 @@ def make_pod(mode: str = "native", **patches: str) -> dict[str, Any]:
 
 
 def agent(pod: dict[str, Any], name: str = "vault-agent") -> dict[str, Any]:
-    everything = pod["spec"].get("initContainers", []) + pod["spec"]["containers"]
+    everything: list[dict[str, Any]] = pod["spec"].get("initContainers", []) + pod["spec"]["containers"]
     (found,) = [c for c in everything if c["name"] == name]
     return found
 
@@ -101,7 +101,7 @@ def test_the_init_patch_may_not_rename_the_init_agent() -> None:
     assert "the vault-agent-init container's name" in error.message
 
 
-ACCEPTED = [
+ACCEPTED: list[list[dict[str, Any]]] = [
     [{"op": "replace", "path": "/image", "value": "registry.local/agent:1"}],
     [{"op": "add", "path": "/resources/limits", "value": {"cpu": "1"}}],
     [{"op": "add", "path": "/securityContext/runAsUser", "value": 2000}],
