@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tests.budget import examples
 from vaultinject.spec import InjectionSpec, Settings, SpecError, parse, paths
 from vaultinject.spec.model import RESERVED_AGENT_PATHS
+from vaultinject.spec.parser import KNOWN_KEYS
 
 VAULT = "vault.hashicorp.com/"
 SETTINGS = Settings(vault_addr="https://vault.vault.svc:8200")
@@ -100,6 +101,15 @@ def test_an_empty_value_upstream_rejects_is_rejected(suffix: str, fragment: str)
     error = error_of(**{suffix: ""})
     assert error.annotation == VAULT + suffix
     assert fragment in error.message
+
+
+@pytest.mark.parametrize("suffix", sorted(KNOWN_KEYS))
+def test_every_annotation_left_empty_is_accepted_unless_upstream_rejects_it(suffix: str) -> None:
+    rejected = {key for key, _ in EMPTY_IS_AN_ERROR}
+    if suffix in rejected:
+        assert error_of(**{suffix: ""}).annotation == VAULT + suffix
+    else:
+        spec_of(**{suffix: ""})
 
 
 # Paths: one cleaner, Go's filepath.Clean, the way runc and containerd clean mount destinations.
