@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tests.budget import examples
 from tests.injector.podcheck import assert_valid_pod
-from vaultinject.injector import inject
+from vaultinject.injector import SpecError, inject
 from vaultinject.spec import Settings
 
 VAULT = "vault.hashicorp.com/"
@@ -205,6 +205,25 @@ def test_a_projected_token_without_audience_serves_when_no_audience_is_expected(
     pod["spec"]["containers"][0]["volumeMounts"].append({"name": "sa", "mountPath": "/var/run/sa"})
     file, mount = agent_token(inject(pod, SETTINGS).pod)
     assert (file, mount["name"]) == ("/var/run/sa/jwt", "sa")
+
+
+@pytest.mark.parametrize(
+    ("audience", "volume_path"),
+    [(None, "//var/run/secrets/kubernetes.io/serviceaccount/"), ("vault", "/var/run/tokens/.")],
+)
+def test_a_secrets_volume_on_the_token_mount_is_rejected(audience: str | None, volume_path: str) -> None:
+    pod = eks_pod("irsa")
+    pod["metadata"]["annotations"][VAULT + "secret-volume-path"] = volume_path
+    pod["spec"]["volumes"].append(
+        {
+            "name": "vault-aud",
+            "projected": {"sources": [{"serviceAccountToken": {"audience": "vault", "path": "t"}}]},
+        }
+    )
+    pod["spec"]["containers"][1]["volumeMounts"].append({"name": "vault-aud", "mountPath": "/var/run/tokens"})
+    with pytest.raises(SpecError, match="the agent would mount both") as caught:
+        inject(pod, SETTINGS._replace(token_audience=audience or ""))
+    assert caught.value.annotation == VAULT + "secret-volume-path"
 
 
 @settings(max_examples=examples(100), deadline=None)
