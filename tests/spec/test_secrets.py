@@ -118,7 +118,7 @@ def test_per_secret_volume_path_with_a_file() -> None:
     assert (secret.mount_path, secret.destination) == ("/custom/path", "/custom/path/.env")
 
 
-@pytest.mark.parametrize("file", ["../escape", "a/../../etc/passwd", "..", "a/..", "/", "..\\x", "ok\0no"])
+@pytest.mark.parametrize("file", ["../escape", "a/../../etc/passwd", "..", "a/..", "/", "ok\0no"])
 def test_a_file_that_escapes_the_volume_is_rejected(file: str) -> None:
     error = error_of(**{"agent-inject-secret-db": "s", "agent-inject-file-db": file})
     assert error.annotation == VAULT + "agent-inject-file-db"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from vaultinject.injector import jsonpatch
-from vaultinject.injector.names import INIT_CONTAINER, SIDECAR
-from vaultinject.spec import READY_FILE, STARTED_FILE, InjectionSpec, SpecError, vault_key
+from vaultinject.injector.names import INIT_CONTAINER, SIDECAR, is_injected_volume
+from vaultinject.spec import READY_FILE, STARTED_FILE, InjectionSpec, SpecError, paths, vault_key
 
 AGENT_COMMAND = ["vaultinject-agent"]  # the console script of `python -m vaultinject.agent`
 
@@ -18,19 +18,20 @@ class AgentContext(NamedTuple):
     mounts: list[dict[str, Any]]
     env: list[dict[str, Any]]
     run_as_user: int
+    token_volume: str  # the volume holding the service-account token the agents log in with
 
 
 def init_container(context: AgentContext) -> dict[str, Any]:
     """`vault-agent-init`: renders every secret once, then exits so the app can start."""
     container = _base(INIT_CONTAINER, "init", context)
-    return _patched(container, context.spec.init_json_patch, "agent-init-json-patch")
+    return _patched(container, context, context.spec.init_json_patch, "agent-init-json-patch")
 
 
 def sidecar_container(context: AgentContext) -> dict[str, Any]:
     """Classic `vault-agent`: resumes from the init container's state, keeps secrets fresh."""
     container = _base(SIDECAR, "sidecar", context)
     container["readinessProbe"] = _marker_probe(READY_FILE, period=5, failures=2)
-    return _patched(container, context.spec.agent_json_patch, "agent-json-patch")
+    return _patched(container, context, context.spec.agent_json_patch, "agent-json-patch")
 
 
 def native_container(context: AgentContext) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def native_container(context: AgentContext) -> dict[str, Any]:
     container["restartPolicy"] = "Always"
     container["startupProbe"] = _marker_probe(STARTED_FILE, period=1, failures=300)
     container["readinessProbe"] = _marker_probe(READY_FILE, period=5, failures=2)
-    return _patched(container, context.spec.agent_json_patch, "agent-json-patch")
+    return _patched(container, context, context.spec.agent_json_patch, "agent-json-patch")
 
 
 def _base(name: str, mode: str, context: AgentContext) -> dict[str, Any]:
@@ -87,7 +88,9 @@ def _marker_probe(marker: str, *, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def _patched(container: dict[str, Any], patch: tuple[Any, ...], annotation: str) -> dict[str, Any]:
+def _patched(
+    container: dict[str, Any], context: AgentContext, patch: tuple[Any, ...], annotation: str
+) -> dict[str, Any]:
     if not patch:
         return container
     try:
@@ -98,4 +101,74 @@ def _patched(container: dict[str, Any], patch: tuple[Any, ...], annotation: str)
         ) from None
     if not isinstance(patched, dict) or not isinstance(patched.get("name"), str):
         raise SpecError(vault_key(annotation), "must leave a container object with a name")
+    before = _relied_on(container, context.token_volume)
+    after = _relied_on(patched, context.token_volume)
+    changed = next((field for field in before if before[field] != after.get(field)), None)
+    if changed is not None:
+        index, operation = _first_change(container, patch, changed, context.token_volume)
+        touched = operation.get("path")
+        if "from" in operation:
+            touched = f"{operation['from']} to {touched}"
+        raise SpecError(
+            vault_key(annotation),
+            f"operation {index} ({operation.get('op')} {touched}) changes the {container['name']} "
+            f"container's {changed}, which the injection relies on; patch other fields (resources, "
+            "securityContext, env of your own, extra volumeMounts)",
+        )
     return patched
+
+
+def _relied_on(container: Any, token_volume: str) -> dict[str, Any]:
+    """What injection, the probes and the agent rely on in an agent container, by field label.
+
+    Its name (re-injection, the pod's other checks), command and args (the agent's mode),
+    restartPolicy (a native sidecar keeps running; an init agent must exit), the probes' commands
+    (the markers that gate the app), its mounts of the injector's volumes and of the token (as the
+    runtime cleans their paths, so nothing shadows them), and the environment the agent reads.
+    """
+    if not isinstance(container, dict):
+        return {}
+    fields: dict[str, Any] = {key: container.get(key) for key in ("name", "command", "args", "restartPolicy")}
+    for probe in ("startupProbe", "readinessProbe"):
+        value = container.get(probe)
+        fields[f"{probe} command"] = value.get("exec") if isinstance(value, dict) else value
+    mounts = [m for m in container.get("volumeMounts") or [] if isinstance(m, dict)]
+    for mount in mounts:
+        name = mount.get("name")
+        if isinstance(name, str) and (name == token_volume or is_injected_volume(name)):
+            fields[f"volume mount {name}"] = _mounts_of(mounts, name, _clean(mount.get("mountPath")))
+    for variable in container.get("env") or []:
+        if isinstance(variable, dict) and isinstance(variable.get("name"), str):
+            fields[f"env {variable['name']}"] = variable  # the last of a name wins, as in Kubernetes
+    return fields
+
+
+def _mounts_of(mounts: list[dict[str, Any]], name: str, path: str) -> list[Any]:
+    """Every mount of volume `name` or at `path`, paths cleaned."""
+    found = [
+        {**m, "mountPath": _clean(m.get("mountPath"))}
+        for m in mounts
+        if m.get("name") == name or _clean(m.get("mountPath")) == path
+    ]
+    return sorted(found, key=repr)
+
+
+def _clean(path: Any) -> Any:
+    return paths.clean(path) if isinstance(path, str) else path
+
+
+def _first_change(
+    container: dict[str, Any], patch: tuple[Any, ...], field: str, token_volume: str
+) -> tuple[int, Any]:
+    """The operation after which `field` last went from intact to changed."""
+    original = _relied_on(container, token_volume).get(field)
+    current: Any = container
+    culprit = (len(patch) - 1, patch[-1])
+    intact = True
+    for index, operation in enumerate(patch):
+        current = jsonpatch.apply(current, [operation])
+        now_intact = _relied_on(current, token_volume).get(field) == original
+        if intact and not now_intact:
+            culprit = (index, operation)
+        intact = now_intact
+    return culprit

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from vaultinject.spec import SpecError, vault_key
-from vaultinject.spec.values import parse_strict_bool
+from vaultinject.spec.values import parse_bool
 
 INJECT = vault_key("agent-inject")
 STATUS = vault_key("agent-inject-status")
@@ -27,7 +27,7 @@ def decide(pod: Mapping[str, Any], namespace: str) -> Decision:
     if raw is None:
         return Decision(False, f"no {INJECT} annotation")
     try:
-        wanted = parse_strict_bool(raw)
+        wanted = parse_bool(raw)  # Vault's ParseBool, as upstream: the empty string is false
     except ValueError as exc:
         raise SpecError(INJECT, f"error checking if should inject agent: {exc}") from None
     if not wanted:

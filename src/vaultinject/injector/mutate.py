@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -20,6 +19,7 @@ from vaultinject.spec import (
     Mode,
     Settings,
     SpecError,
+    paths,
     vault_key,
 )
 from vaultinject.spec.settings import env_name
@@ -56,6 +56,7 @@ def mutate(pod: Mapping[str, Any], spec: InjectionSpec, settings: Settings) -> t
         mounts=_agent_mounts(pod_spec, spec, token, warnings),
         env=_agent_env(settings, token),
         run_as_user=_run_as_user(pod_spec, spec),
+        token_volume=token.mount["name"],
     )
     _set_share_process_namespace(pod_spec, spec)
     pod_spec["volumes"] = (pod_spec.get("volumes") or []) + _volumes(spec, token, settings)
@@ -105,19 +106,46 @@ def _app_containers(pod_spec: Json) -> list[Json]:
     return list(pod_spec.get("containers") or [])
 
 
+KUBERNETES_TOKEN_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"  # kube-api-access-* or legacy secret
+
+
 def _service_account_token(pod_spec: Json, spec: InjectionSpec) -> TokenSource:
+    """The Kubernetes service-account token the agents log in with.
+
+    Not simply the first mount named like a token: EKS mounts its IRSA and Pod Identity tokens at
+    `/var/run/secrets/{,pods.}eks.amazonaws.com/serviceaccount`, for AWS, not Vault (vault-k8s #544, #793).
+    """
     volumes = {v.get("name"): v for v in pod_spec.get("volumes") or []}
     wanted = spec.service_account_token_volume
     if wanted:
         return _named_token_volume(pod_spec, volumes, wanted)
-    for container in _app_containers(pod_spec):
-        for mount in container.get("volumeMounts") or []:
-            if "serviceaccount" in mount.get("mountPath", ""):
-                agent_mount = {"name": mount["name"], "mountPath": mount["mountPath"], "readOnly": True}
-                return TokenSource(agent_mount, None, posixpath.join(mount["mountPath"], "token"))
-    # No app container mounts a token (automountServiceAccountToken: false): bring our own.
+    found = _app_token_mount(pod_spec, volumes, spec.token_audience)
+    if found is not None:
+        mount, file = found
+        agent_mount = {"name": mount["name"], "mountPath": mount["mountPath"], "readOnly": True}
+        return TokenSource(agent_mount, None, file)
+    # No app container mounts a token with the audience the role expects: bring our own.
     mount = {"name": names.TOKEN_VOLUME, "mountPath": AGENT_TOKEN_MOUNT_PATH, "readOnly": True}
-    return TokenSource(mount, {"name": names.TOKEN_VOLUME}, posixpath.join(AGENT_TOKEN_MOUNT_PATH, "token"))
+    return TokenSource(mount, {"name": names.TOKEN_VOLUME}, paths.join(AGENT_TOKEN_MOUNT_PATH, "token"))
+
+
+def _app_token_mount(
+    pod_spec: Json, volumes: dict[str, Json], audience: str | None
+) -> tuple[Json, str] | None:
+    """An app container's mount of a Kubernetes token with `audience` (None: the API server's), and its file.
+
+    The standard mount carries the API server's audience; a projected token carries its own.
+    """
+    mounts = [m for c in _app_containers(pod_spec) for m in c.get("volumeMounts") or []]
+    if audience is None:
+        for mount in mounts:
+            if paths.clean(mount.get("mountPath") or "") == KUBERNETES_TOKEN_MOUNT:
+                return mount, paths.join(mount["mountPath"], "token")
+    for mount in mounts:
+        source = _projected_token(volumes.get(mount.get("name")) or {})
+        if source is not None and (source.get("audience") or None) == audience:
+            return mount, paths.join(mount["mountPath"], str(source["path"]))
+    return None
 
 
 def _named_token_volume(pod_spec: Json, volumes: dict[str, Json], wanted: str) -> TokenSource:
@@ -126,8 +154,8 @@ def _named_token_volume(pod_spec: Json, volumes: dict[str, Json], wanted: str) -
         raise SpecError(
             annotation, f"failed to find service account volume {wanted!r}; name a volume of this pod"
         )
-    token_path = _projected_token_path(volumes[wanted])
-    if token_path is None:
+    source = _projected_token(volumes[wanted])
+    if source is None:
         raise SpecError(
             annotation,
             f"failed to find tokenPath for projected volume {wanted!r}; give it a serviceAccountToken source",
@@ -139,14 +167,15 @@ def _named_token_volume(pod_spec: Json, volumes: dict[str, Json], wanted: str) -
                 mount_path = mount["mountPath"]
                 break
     agent_mount = {"name": wanted, "mountPath": mount_path, "readOnly": True}
-    return TokenSource(agent_mount, None, posixpath.join(mount_path, token_path))
+    return TokenSource(agent_mount, None, paths.join(mount_path, str(source["path"])))
 
 
-def _projected_token_path(volume: Json) -> str | None:
+def _projected_token(volume: Json) -> Json | None:
+    """The first serviceAccountToken source with a path of a projected volume."""
     for source in (volume.get("projected") or {}).get("sources") or []:
-        path = (source.get("serviceAccountToken") or {}).get("path")
-        if path:
-            return str(path)
+        token = source.get("serviceAccountToken") or {}
+        if token.get("path"):
+            return dict(token)
     return None
 
 
@@ -234,10 +263,24 @@ def _agent_mounts(pod_spec: Json, spec: InjectionSpec, token: TokenSource, warni
     ]
     if spec.extra_secret:
         mounts.append({"name": names.EXTRA_SECRET_VOLUME, "mountPath": EXTRA_SECRET_PATH, "readOnly": True})
-    mounts += _copied_mounts(pod_spec, spec, {m["mountPath"] for m in mounts}, warnings)
+    _check_distinct_paths(mounts)
+    mounts += _copied_mounts(pod_spec, spec, {paths.clean(m["mountPath"]) for m in mounts}, warnings)
     if spec.vault.tls_secret:
         mounts.append({"name": names.TLS_SECRET_VOLUME, "mountPath": TLS_SECRET_PATH, "readOnly": True})
     return mounts
+
+
+def _check_distinct_paths(mounts: list[Json]) -> None:
+    """Two of the agent's own mounts at one path (as the runtime cleans it) would hide one of them."""
+    seen: dict[str, str] = {}
+    for mount in mounts:
+        path = paths.clean(mount["mountPath"])
+        other = seen.setdefault(path, mount["name"])
+        if other != mount["name"]:
+            raise SpecError(
+                vault_key("secret-volume-path"),
+                f"the agent would mount both {other} and {mount['name']} at {path}; choose another path",
+            )
 
 
 def _copied_mounts(pod_spec: Json, spec: InjectionSpec, taken: set[str], warnings: list[str]) -> list[Json]:
@@ -255,7 +298,7 @@ def _copied_mounts(pod_spec: Json, spec: InjectionSpec, taken: set[str], warning
         path = mount.get("mountPath", "")
         if "serviceaccount" in path.lower():
             continue
-        if path in taken:
+        if paths.clean(path) in taken:
             warnings.append(f"{vault_key('agent-copy-volume-mounts')}: {path} is the agent's own, not copied")
             continue
         copied.append(copy_json(mount))
@@ -270,7 +313,7 @@ def _agent_env(settings: Settings, token: TokenSource) -> list[Json]:
         _field_env("POD_IP", "status.podIP"),
     ]
     variables = settings.agent_environment()
-    if token.file != settings.token_path:
+    if token.file != paths.clean(settings.token_path):
         variables[env_name("token_path")] = token.file
     env += [{"name": name, "value": value} for name, value in sorted(variables.items())]
     return env
@@ -301,9 +344,9 @@ def _mount_secrets(pod_spec: Json, spec: InjectionSpec, warnings: list[str]) -> 
 
 def _with_mounts(container: Json, mounts: list[Json]) -> Json:
     existing = container.get("volumeMounts") or []
-    taken = {m.get("mountPath") for m in existing}
+    taken = {paths.clean(m.get("mountPath") or "") for m in existing}
     for mount in mounts:
-        if mount["mountPath"] in taken:
+        if paths.clean(mount["mountPath"]) in taken:
             raise SpecError(
                 vault_key("secret-volume-path"),
                 f"container {container.get('name')!r} already mounts something at {mount['mountPath']}; "

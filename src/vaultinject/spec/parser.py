@@ -8,11 +8,10 @@ other, values the agent could not use.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
 
-from vaultinject.spec import values
+from vaultinject.spec import paths, values
 from vaultinject.spec.model import (
     DEFAULT_TEMPLATES,
     RESERVED_AGENT_PATHS,
@@ -168,6 +167,8 @@ def _build(reader: _Reader, settings: Settings) -> InjectionSpec:
             "agent-inject-secret-<name> and agent-inject-template-<name> annotations instead",
         )
     _check_unknown_keys(reader)
+    if reader.raw("agent-request-namespace") == "":
+        reader.fail("agent-request-namespace", "namespace missing from request; remove the empty annotation")
     mode, pre_populate = _mode(reader, settings)
     secret_volume_path = reader.value("secret-volume-path", _mount_path, "/vault/secrets")
     default_template = reader.value(
@@ -176,7 +177,7 @@ def _build(reader: _Reader, settings: Settings) -> InjectionSpec:
     inject_token = reader.value("agent-inject-token", values.parse_bool, False)
     return InjectionSpec(
         mode=mode,
-        image=reader.text("agent-image") or settings.image,
+        image=reader.value("agent-image", _image, None) or settings.image,
         vault=_vault_connection(reader, settings),
         auth=_auth(reader, settings),
         secrets=_secrets(reader, secret_volume_path, default_template, inject_token),
@@ -212,8 +213,8 @@ def _build(reader: _Reader, settings: Settings) -> InjectionSpec:
         ),
         disable_keep_alives=_features(reader, "agent-disable-keep-alives", settings.disable_keep_alives),
         go_max_procs=reader.text("go-max-procs"),
-        log_level=reader.value("log-level", _choice(LOG_LEVELS), settings.log_level),
-        log_format=reader.value("log-format", _choice(LOG_FORMATS), settings.log_format),
+        log_level=reader.value("log-level", _optional(_choice(LOG_LEVELS)), None) or settings.log_level,
+        log_format=reader.value("log-format", _optional(_choice(LOG_FORMATS)), None) or settings.log_format,
         not_ready_after=values.parse_duration_or_seconds(settings.not_ready_after),
         warnings=tuple(reader.warnings),
     )
@@ -292,8 +293,8 @@ def _vault_connection(reader: _Reader, settings: Settings) -> VaultConnection:
         tls_skip_verify=reader.value("tls-skip-verify", values.parse_bool, False),
         tls_secret=reader.value("tls-secret", _object_name, None),
         proxy_address=reader.text("proxy-address", settings.proxy_address or None),
-        client_max_retries=reader.value("client-max-retries", _non_negative_int, None),
-        client_timeout=reader.value("client-timeout", values.parse_duration_or_seconds, None),
+        client_max_retries=reader.value("client-max-retries", _optional(_non_negative_int), None),
+        client_timeout=reader.value("client-timeout", _optional(values.parse_duration_or_seconds), None),
     )
 
 
@@ -326,11 +327,12 @@ def _auth(reader: _Reader, settings: Settings) -> AuthSpec:
             "approle needs the file holding the role id, e.g. /vault/custom/role-id",
         )
     token_path = config.get("path" if auth_type == "jwt" else "token_path") or settings.token_path
+    # Empty means the agent's own default, not the setting: upstream applies its flag only when absent.
     min_backoff = reader.value(
-        "auth-min-backoff", values.parse_duration, _optional_duration(settings.auth_min_backoff)
+        "auth-min-backoff", _optional(values.parse_duration), _optional_duration(settings.auth_min_backoff)
     )
     max_backoff = reader.value(
-        "auth-max-backoff", values.parse_duration, _optional_duration(settings.auth_max_backoff)
+        "auth-max-backoff", _optional(values.parse_duration), _optional_duration(settings.auth_max_backoff)
     )
     if min_backoff is not None and max_backoff is not None and min_backoff > max_backoff:
         reader.fail("auth-min-backoff", f"{min_backoff:g}s is longer than auth-max-backoff {max_backoff:g}s")
@@ -356,7 +358,7 @@ def _secrets(
 ) -> tuple[SecretSpec, ...]:
     keys = _secret_keys(reader)
     secrets = tuple(_secret(reader, key, volume_path, default_template) for key in keys)
-    _check_destinations(reader, secrets, posixpath.join(volume_path, "token") if inject_token else None)
+    _check_destinations(reader, secrets, paths.join(volume_path, "token") if inject_token else None)
     _warn_orphans(reader, set(keys))
     return secrets
 
@@ -406,9 +408,8 @@ def _destination(reader: _Reader, key: str, mount_path: str, name: str, file_nam
     annotation, relative = (
         (f"agent-inject-file-{key}", file_name) if file_name else (f"agent-inject-secret-{key}", name)
     )
-    parts = relative.replace("\\", "/").split("/")
-    destination = posixpath.normpath(posixpath.join(mount_path, relative.lstrip("/")))
-    if ".." in parts or "\0" in relative or not destination.startswith(mount_path.rstrip("/") + "/"):
+    destination = paths.join(mount_path, relative)
+    if "\0" in relative or not paths.is_inside(destination, mount_path):
         reader.fail(
             annotation,
             f"{relative!r} would be written outside {mount_path}; use a file name or a relative path "
@@ -453,6 +454,11 @@ def _security(reader: _Reader, settings: Settings) -> SecuritySpec:
 
 
 def _id(raw: str) -> int:
+    if not raw:
+        # Upstream's ParseInt reads "" as 0, silently running the agents as root.
+        raise ValueError(
+            "is empty (upstream would run the agents as root); give an id, e.g. 1000, or remove it"
+        )
     value = values.parse_int(raw)
     if value < 0:
         raise ValueError(f"{raw!r} is negative; use a user or group id, e.g. 1000")
@@ -484,7 +490,7 @@ def _cache(reader: _Reader) -> CacheSpec:
     return CacheSpec(
         enable=reader.value("agent-cache-enable", values.parse_bool, False),
         use_auto_auth_token=reader.value("agent-cache-use-auto-auth-token", _auto_auth_token, "true"),
-        listener_port=reader.value("agent-cache-listener-port", _port, 8200),
+        listener_port=reader.value("agent-cache-listener-port", _optional(_port), None) or 8200,
         exit_on_err=reader.value("agent-cache-exit-on-err", values.parse_bool, False),
     )
 
@@ -548,14 +554,21 @@ def _default_template(raw: str) -> str:
 
 
 def _mount_path(raw: str) -> str:
-    path = posixpath.normpath(raw) if raw else ""
+    """An absolute directory, judged as the runtime mounts it: cleaned (`//home/vault` is `/home/vault`)."""
+    path = paths.clean(raw)
     hint = "use an absolute directory such as /vault/secrets"
-    if not raw.startswith("/") or path == "/" or ".." in raw.split("/") or "\0" in raw:
+    if not path.startswith("/") or path == "/" or "\0" in raw:
         raise ValueError(f"{raw!r} is not a usable mount path; {hint}")
     for reserved in RESERVED_AGENT_PATHS:
-        if path == reserved or path.startswith(reserved + "/") or reserved.startswith(path + "/"):
+        if paths.overlaps(path, reserved):
             raise ValueError(f"{raw!r} overlaps the agent's own {reserved}; {hint}")
     return path
+
+
+def _image(raw: str) -> str:
+    if not raw:
+        raise ValueError("no Vault image found; remove the empty annotation to use the injector's image")
+    return raw
 
 
 def _object_name(raw: str) -> str | None:

@@ -1,0 +1,3 @@
+module goclean
+
+go 1.19
