@@ -22,12 +22,15 @@ A line is scrubbed field by field before it is encoded (so no encoding of a form
 again after (so encoding cannot reassemble one); a field that could only be cleaned by breaking its
 encoding is replaced whole. The timestamp and level are the agent's own and are not scrubbed.
 
-Matching is one compiled regular expression over a prefix tree of every form, rebuilt only on the first
-line after the secret set changed, so a line costs one scan however many secrets there are.
+Matching is one compiled regular expression over the first four characters of every form (a prefix
+tree), so a line without a secret costs one scan in C however many secrets there are; where a prefix
+is found, the forms that start with it are compared there, longest first. The pattern is rebuilt only
+when a new prefix is registered, and stays small: a secret rotated in a loop shares its prefix.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -48,53 +51,79 @@ REDACTED = "[redacted]"
 SHORTEST_SECRET = 4  # characters of a string secret
 FEWEST_NUMBER_DIGITS = 6  # digits of a numeric secret
 FLAGS = frozenset({"true", "false", "null", "none", "<nil>"})
+_NOTHING_TO_ESCAPE = re.compile(r"[ !#-%(-;=?-\[\]-~]*")  # printable ASCII but " & ' < > \\
 
 
 class Scrubber:
     """The secret values the agent knows, and every form they can take on a log line."""
 
     def __init__(self) -> None:
-        self._seen: set[object] = set()  # registered values, so a refetch adds nothing twice
+        self._seen: set[str] = set()  # strings already registered: a refetch adds nothing twice
         self._forms: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self._stale = False  # forms were added since the pattern was compiled
+        self._by_prefix: dict[str, list[str]] = {}  # forms by their first characters, longest first
+        self._pattern: re.Pattern[str] | None = None  # finds those first characters
+        self._stale = False  # a prefix was added since the pattern was compiled
 
     def add(self, value: object) -> None:
         """Never print this value, or any string or long number inside it (dicts, lists, tuples)."""
-        pending = [value]
-        while pending:  # a loop, not recursion: Vault data may nest deeply
-            item = pending.pop()
+        forms: set[str] = set()
+        stack = [value]
+        while stack:  # a loop, not recursion: Vault data may nest deeply
+            item = stack.pop()
             if isinstance(item, dict):
-                pending.extend(item.values())
+                stack.extend(item.values())
             elif isinstance(item, list | tuple):
-                pending.extend(item)
-            elif item not in self._seen and not isinstance(item, bool):
-                self._add_leaf(item)
+                stack.extend(item)
+            elif isinstance(item, JSONNumber | int | float) and not isinstance(item, bool):
+                forms |= _number_forms(item)
+            elif isinstance(item, str) and item not in self._seen:
+                self._seen.add(item)
+                forms |= _string_forms(item)
+        for form in forms:
+            self._add_form(form)
 
-    def _add_leaf(self, item: object) -> None:
-        if isinstance(item, JSONNumber | int | float):
-            forms = _number_forms(item)
-        elif isinstance(item, str):
-            forms = _string_forms(item)
-        else:
+    def _add_form(self, form: str) -> None:
+        if form in self._forms:
             return
-        self._seen.add(item)
-        if not forms <= self._forms:
-            self._forms |= forms
+        self._forms.add(form)
+        prefix = form[:SHORTEST_SECRET]
+        known = self._by_prefix.get(prefix)
+        if known is None:
+            self._by_prefix[prefix] = [form]
             self._stale = True
+        else:
+            bisect.insort(known, form, key=_longest_first)
 
     def scrub(self, text: str) -> str:
-        """`text` with every form of every registered value replaced by [redacted]."""
+        """`text` with every form of every registered value replaced by [redacted]: at the leftmost
+        place where one starts, the longest one that starts there."""
         if self._stale:
-            self._pattern = _compile(self._forms)
+            self._pattern = _compile(self._by_prefix)
             self._stale = False
-        return text if self._pattern is None else self._pattern.sub(REDACTED, text)
+        pattern = self._pattern
+        found = pattern.search(text) if pattern is not None else None
+        if pattern is None or found is None:
+            return text
+        parts: list[str] = []
+        done = 0
+        while found is not None:
+            at = found.start()
+            for form in self._by_prefix[found.group()]:
+                if text.startswith(form, at):
+                    parts += (text[done:at], REDACTED)
+                    done = at + len(form)
+                    break
+            found = pattern.search(text, max(done, at + 1))
+        parts.append(text[done:])
+        return "".join(parts)
+
+
+def _longest_first(form: str) -> int:
+    return -len(form)
 
 
 def _string_forms(value: str) -> set[str]:
-    pieces = {value}
-    if "\n" in value or "\r" in value:
-        pieces.update(line.strip() for line in value.splitlines())
+    pieces = {value, *(line.strip() for line in value.splitlines())}
     forms: set[str] = set()
     for piece in pieces:
         if len(piece) >= SHORTEST_SECRET and piece.lower() not in FLAGS:
@@ -104,6 +133,8 @@ def _string_forms(value: str) -> set[str]:
 
 def _encodings(text: str) -> set[str]:
     """`text` as each encoder on the agent's path writes it inside quotes."""
+    if _NOTHING_TO_ESCAPE.fullmatch(text):
+        return {text}
     return {
         text,
         json.dumps(text)[1:-1],
@@ -128,46 +159,44 @@ def _number_forms(value: object) -> set[str]:
     return {form for form in forms if sum(ch.isdigit() for ch in form) >= FEWEST_NUMBER_DIGITS}
 
 
-def _compile(forms: Iterable[str]) -> re.Pattern[str] | None:
-    if not forms:
-        return None
-    try:
-        pattern = re.compile(_alternation(_prefix_tree(forms)))
-    except (RecursionError, re.error):  # a tree nested too deep for the parser: a flat alternation
-        pattern = re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)))
-    re.purge()  # re's cache would otherwise keep every generation of this large pattern alive
+def _compile(prefixes: Iterable[str]) -> re.Pattern[str]:
+    """One pattern for every prefix (a prefix tree four levels deep, so it cannot nest too far)."""
+    ordered = sorted(prefixes)
+    pattern = re.compile(_alternation(ordered, 0, len(ordered), 0))
+    re.purge()  # re's cache would otherwise keep every generation of this pattern alive
     return pattern
 
 
-_END = ""  # the key marking that a form ends at this node
-
-
-def _prefix_tree(forms: Iterable[str]) -> dict[str, Any]:
-    root: dict[str, Any] = {}
-    for form in forms:
-        node = root
-        for ch in form:
-            node = node.setdefault(ch, {})
-        node[_END] = {}
-    return root
-
-
-def _alternation(node: dict[str, Any]) -> str:
-    """The tree as nested alternatives: runs without branches become one literal, the longer
-    alternative is tried first, so the leftmost match is the longest."""
+def _alternation(forms: list[str], start: int, stop: int, depth: int) -> str:
+    """The prefix tree of sorted `forms[start:stop]`, which share their first `depth` characters, as
+    nested alternatives: a run without branches is one literal, and a longer alternative is tried
+    before a shorter one, so the leftmost match is the longest. Built from index ranges, not nodes,
+    so a rebuild allocates little more than the pattern itself."""
+    ends_here = len(forms[start]) == depth  # sorted: a form ending here comes first
+    if ends_here:
+        start += 1
     branches = []
-    for first, child in node.items():
-        if first == _END:
-            continue
-        run, rest = [first], child
-        while len(rest) == 1 and _END not in rest:
-            ((ch, rest),) = rest.items()
-            run.append(ch)
-        branches.append(re.escape("".join(run)) + _alternation(rest))
+    while start < stop:
+        first = forms[start][depth]
+        group_stop = start + 1
+        while group_stop < stop and forms[group_stop][depth] == first:
+            group_stop += 1
+        shared = _common_prefix(forms[start], forms[group_stop - 1], depth + 1)
+        literal = re.escape(forms[start][depth:shared])
+        branches.append(literal + _alternation(forms, start, group_stop, shared))
+        start = group_stop
     if not branches:
         return ""
     body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    return f"(?:{body})?" if _END in node else body
+    return f"(?:{body})?" if ends_here else body
+
+
+def _common_prefix(low: str, high: str, known: int) -> int:
+    """The length of the prefix two sorted strings share (every string between them shares it too)."""
+    limit = min(len(low), len(high))
+    while known < limit and low[known] == high[known]:
+        known += 1
+    return known
 
 
 class Logger:
@@ -230,6 +259,8 @@ class Logger:
         elif value is not None and not isinstance(value, int | float):
             value = scrub(str(value))
         encoded = encode(value)
+        if isinstance(value, str) and value in (encoded, encoded[1:-1]):
+            return encoded  # nothing was escaped: nothing new to find
         cleaned = scrub(encoded)
         if cleaned == encoded or not _broke_encoding(encoded, cleaned, encode):
             return cleaned
