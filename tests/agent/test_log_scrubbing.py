@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tests.agent.forms import ENCODERS, leaks, number_forms, string_forms
 from tests.budget import examples
 from vaultinject.agent.commands import run_command
-from vaultinject.agent.logs import REDACTED, Logger
+from vaultinject.agent.logs import FEW_PREFIXES, REDACTED, Logger
 from vaultinject.agent.renderer import Renderer
 from vaultinject.agent.store import Dependency, Store
 from vaultinject.templates import JSONNumber
@@ -40,10 +40,10 @@ SHAPES = {
 }
 
 
-def logged(log_format: str, secret: object, **fields: object) -> str:
+def logged(log_format: str, secret: object, *, crowded: bool = False, **fields: object) -> str:
     stream = io.StringIO()
     logger = Logger(log_format=log_format, stream=stream)
-    logger.add_secret({"value": secret})
+    logger.add_secret({"value": secret, "others": CROWD if crowded else []})
     logger.error("render failed", **fields)
     return stream.getvalue()
 
@@ -51,10 +51,13 @@ def logged(log_format: str, secret: object, **fields: object) -> str:
 @pytest.mark.parametrize("log_format", FORMATS)
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 @pytest.mark.parametrize("encoding", sorted(ENCODERS))
-def test_every_encoding_of_every_shape_is_scrubbed(log_format: str, shape: str, encoding: str) -> None:
+@pytest.mark.parametrize("crowded", [False, True])
+def test_every_encoding_of_every_shape_is_scrubbed(
+    log_format: str, shape: str, encoding: str, crowded: bool
+) -> None:
     secret = SHAPES[shape]
     quoted = ENCODERS[encoding](secret)
-    log = logged(log_format, secret, error=f'parsing "{quoted}": invalid syntax')
+    log = logged(log_format, secret, crowded=crowded, error=f'parsing "{quoted}": invalid syntax')
     assert not leaks(string_forms(secret), log), log
     assert REDACTED in log
 
@@ -100,13 +103,18 @@ def test_a_json_line_stays_json_when_encoding_reassembles_a_secret() -> None:
     assert json.loads(log)["error"] == REDACTED
 
 
+# Secrets that never occur in a test's text: registered, they make the scrubber use its pattern.
+CROWD = [f"\ue000{index:03d}-unseen" for index in range(FEW_PREFIXES + 1)]
+
+
 def test_the_pattern_is_rebuilt_only_when_a_new_prefix_is_registered() -> None:
     logger = Logger(stream=io.StringIO())
-    logger.add_secret({"password": "hunter2-long"})
+    logger.add_secret([*CROWD, "hunter2-long"])
     logger.info("one")
     pattern = logger.scrubber._pattern
+    assert pattern is not None
     logger.add_secret({"password": "hunter2-long", "flag": True, "rotated": "hunter3-long"})
-    logger.info("two")
+    logger.info("two", value="hunter3-long")
     assert logger.scrubber._pattern is pattern
     logger.add_secret("another-secret")
     logger.info("three")
@@ -184,16 +192,17 @@ def assert_no_form_survives(forms: set[str], log_format: str, log: str) -> None:
     after=FILLER,
     log_format=st.sampled_from(FORMATS),
     line=st.integers(min_value=-1, max_value=3),
+    crowded=st.booleans(),
 )
 def test_no_encoding_of_a_string_secret_survives(
-    *, secret: str, encoding: str, before: str, after: str, log_format: str, line: int
+    *, secret: str, encoding: str, before: str, after: str, log_format: str, line: int, crowded: bool
 ) -> None:
     forms = string_forms(secret)
     assume(forms and not any(overlaps_marker(form) for form in forms))
     lines = secret.splitlines() or [secret]
     quoted = ENCODERS[encoding](secret if line < 0 else lines[line % len(lines)])
     text = before + quoted + after
-    assert_no_form_survives(forms, log_format, logged(log_format, secret, error=text))
+    assert_no_form_survives(forms, log_format, logged(log_format, secret, crowded=crowded, error=text))
 
 
 @settings(max_examples=examples(150), deadline=None)
@@ -205,12 +214,13 @@ def test_no_encoding_of_a_string_secret_survives(
     before=FILLER,
     after=FILLER,
     log_format=st.sampled_from(FORMATS),
+    crowded=st.booleans(),
 )
 def test_no_rendering_of_a_long_number_survives(
-    number: float, before: str, after: str, log_format: str
+    *, number: float, before: str, after: str, log_format: str, crowded: bool
 ) -> None:
     literal = repr(number)
     forms = number_forms(literal)
     for form in sorted(forms):
-        log = logged(log_format, JSONNumber(literal), error=before + form + after)
+        log = logged(log_format, JSONNumber(literal), crowded=crowded, error=before + form + after)
         assert_no_form_survives(forms, log_format, log)

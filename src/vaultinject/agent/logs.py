@@ -22,10 +22,11 @@ A line is scrubbed field by field before it is encoded (so no encoding of a form
 again after (so encoding cannot reassemble one); a field that could only be cleaned by breaking its
 encoding is replaced whole. The timestamp and level are the agent's own and are not scrubbed.
 
-Matching is one compiled regular expression over the first four characters of every form (a prefix
-tree), so a line without a secret costs one scan in C however many secrets there are; where a prefix
-is found, the forms that start with it are compared there, longest first. The pattern is rebuilt only
-when a new prefix is registered, and stays small: a secret rotated in a loop shares its prefix.
+Matching looks for the first four characters of every form, and where one is found compares the
+forms that start with it there, longest first. A few prefixes (an agent with a handful of secrets) are
+searched for one by one; more are found by one compiled regular expression (a prefix tree), so a line
+without a secret costs one scan in C however many secrets there are. The pattern is rebuilt only when
+a new prefix is registered, and stays small: a secret rotated in a loop keeps its prefix.
 """
 
 from __future__ import annotations
@@ -51,7 +52,12 @@ REDACTED = "[redacted]"
 SHORTEST_SECRET = 4  # characters of a string secret
 FEWEST_NUMBER_DIGITS = 6  # digits of a numeric secret
 FLAGS = frozenset({"true", "false", "null", "none", "<nil>"})
+FEW_PREFIXES = 24  # up to this many, prefixes are searched for one by one; beyond, with one pattern
 _NOTHING_TO_ESCAPE = re.compile(r"[ !#-%(-;=?-\[\]-~]*")  # printable ASCII but " & ' < > \\
+
+
+_SEQUENCES = (list, tuple)
+_NUMBERS = (JSONNumber, int, float)  # checked before str: a JSONNumber is a str
 
 
 class Scrubber:
@@ -72,9 +78,9 @@ class Scrubber:
             item = stack.pop()
             if isinstance(item, dict):
                 stack.extend(item.values())
-            elif isinstance(item, list | tuple):
+            elif isinstance(item, _SEQUENCES):
                 stack.extend(item)
-            elif isinstance(item, JSONNumber | int | float) and not isinstance(item, bool):
+            elif isinstance(item, _NUMBERS) and not isinstance(item, bool):
                 forms |= _number_forms(item)
             elif isinstance(item, str) and item not in self._seen:
                 self._seen.add(item)
@@ -97,25 +103,33 @@ class Scrubber:
     def scrub(self, text: str) -> str:
         """`text` with every form of every registered value replaced by [redacted]: at the leftmost
         place where one starts, the longest one that starts there."""
-        if self._stale:
-            self._pattern = _compile(self._by_prefix)
-            self._stale = False
-        pattern = self._pattern
-        found = pattern.search(text) if pattern is not None else None
-        if pattern is None or found is None:
+        found = self._next_prefix(text, 0)
+        if found is None:
             return text
         parts: list[str] = []
         done = 0
         while found is not None:
-            at = found.start()
-            for form in self._by_prefix[found.group()]:
+            at, prefix = found
+            for form in self._by_prefix[prefix]:
                 if text.startswith(form, at):
                     parts += (text[done:at], REDACTED)
                     done = at + len(form)
                     break
-            found = pattern.search(text, max(done, at + 1))
+            found = self._next_prefix(text, max(done, at + 1))
         parts.append(text[done:])
         return "".join(parts)
+
+    def _next_prefix(self, text: str, start: int) -> tuple[int, str] | None:
+        """The leftmost place at or after `start` where a form's prefix starts, and that prefix."""
+        if len(self._by_prefix) <= FEW_PREFIXES:  # a few searches cost less than compiling a pattern
+            places = ((text.find(prefix, start), prefix) for prefix in self._by_prefix)
+            return min((place for place in places if place[0] >= 0), default=None)
+        if self._stale:
+            self._pattern = _compile(self._by_prefix)
+            self._stale = False
+        assert self._pattern is not None
+        match = self._pattern.search(text, start)
+        return None if match is None else (match.start(), match.group())
 
 
 def _longest_first(form: str) -> int:
@@ -149,6 +163,8 @@ def _encodings(text: str) -> set[str]:
 
 def _number_forms(value: object) -> set[str]:
     literal = value if isinstance(value, str) else repr(value)
+    if _digits(literal) < FEWEST_NUMBER_DIGITS:
+        return set()
     forms = {literal}
     try:
         number = float(literal)
@@ -156,7 +172,11 @@ def _number_forms(value: object) -> set[str]:
         number = math.nan
     if math.isfinite(number):
         forms |= {format_float(number, "g", -1), repr(number)}
-    return {form for form in forms if sum(ch.isdigit() for ch in form) >= FEWEST_NUMBER_DIGITS}
+    return {form for form in forms if _digits(form) >= FEWEST_NUMBER_DIGITS}
+
+
+def _digits(text: str) -> int:
+    return sum(ch.isdigit() for ch in text)
 
 
 def _compile(prefixes: Iterable[str]) -> re.Pattern[str]:
