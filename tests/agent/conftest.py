@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.agent.forms import leaks, string_forms
 from tests.agent.lab import AgentRun, Lab, lab_environment
 
 
@@ -18,7 +19,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 @pytest.fixture
 def agent(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., AgentRun]]:
-    """Make agents; at teardown kill them and assert no secret value reached their logs."""
+    """Make agents; at teardown kill them and assert no secret value, in any encoding, reached their
+    logs."""
     runs: list[AgentRun] = []
 
     def make(**annotations: str) -> AgentRun:
@@ -34,5 +36,8 @@ def agent(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., AgentRun]]:
         | {lab.app_token_file.read_text()}
         | {token for run in runs for token in run.tokens()}
     )
-    leaked = {secret for run in runs for secret in secrets if secret in run.log()}
-    assert not leaked, f"secret values or tokens in agent logs: {sorted(leaked)}"
+    logs = [run.log() for run in runs]
+    leaked = {
+        form for log in logs for secret in secrets for form in leaks({secret, *string_forms(secret)}, log)
+    }
+    assert not leaked, f"secret values or tokens (or an encoding of one) in agent logs: {sorted(leaked)}"

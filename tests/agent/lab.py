@@ -82,6 +82,11 @@ class AgentRun:
         }
         (self.root / "annotations").write_text(kubelet_annotations(full))
 
+    def annotate(self, **annotations: str) -> None:
+        """Add annotations (with `-` for `_` in their names) before the agent starts."""
+        self.annotations.update({key.replace("_", "-"): value for key, value in annotations.items()})
+        self.__post_init__()
+
     @property
     def secrets_dir(self) -> Path:
         return self.root / "secrets"

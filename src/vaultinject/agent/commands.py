@@ -26,7 +26,8 @@ def run_command(command: str, logger: Logger, *, file: str, timeout: float = COM
     except OSError as exc:
         logger.error("command could not start", file=file, command=command, error=exc.strerror)
         return False
-    output = (finished.stdout + finished.stderr).decode(errors="replace").strip()[:_OUTPUT_LIMIT]
+    output = (finished.stdout + finished.stderr).decode(errors="replace").strip()
+    output = logger.scrub(output)[:_OUTPUT_LIMIT]  # before cutting, or a secret cut in two would pass
     if finished.returncode != 0:
         logger.error(
             "command failed", file=file, command=command, exit_code=finished.returncode, output=output

@@ -10,7 +10,7 @@ from vaultinject import templates
 from vaultinject.agent.config import ConfigError
 from vaultinject.agent.logs import Logger
 from vaultinject.agent.sink import write_atomic
-from vaultinject.agent.store import Dependency, Store, dependency_key
+from vaultinject.agent.store import Dependency, Store, decode_document, dependency_key
 from vaultinject.records import Record
 from vaultinject.spec import InjectionSpec, SecretSpec
 from vaultinject.vault import NotFound, VaultClient, VaultError
@@ -143,11 +143,13 @@ class Renderer:
         return value
 
     def learn(self, dependency: Dependency) -> None:
-        """Teach the logger the secret values in a dependency, so no log line can show them."""
-        document = dependency.document
-        self.logger.add_secret(document.get("data"))
-        self.logger.add_secret((document.get("auth") or {}).get("client_token"))
-        self.logger.add_secret((document.get("wrap_info") or {}).get("token"))
+        """Teach the logger a dependency's secret values (numbers as their literal text), its lease
+        id, and any token and accessor it carries, so no log line can show them."""
+        document = decode_document(dependency.body, templates.JSONNumber)
+        self.logger.add_secret([document.get("data"), document.get("lease_id")])
+        for block in (document.get("auth"), document.get("wrap_info")):
+            if isinstance(block, dict):
+                self.logger.add_secret([block.get(key) for key in ("client_token", "token", "accessor")])
 
 
 class RenderError(Exception):

@@ -160,7 +160,7 @@ class Agent:
             self.logger.info("saved token has expired; logging in")
             return False
         self.client.token = token.token
-        self.logger.add_secret(token.token)
+        self.logger.add_secret([token.token, token.accessor])
         try:
             self._interruptibly(self.client.lookup_self)
         except PermissionDenied:
@@ -187,11 +187,13 @@ class Agent:
     def _login_until_done(self) -> None:
         while True:
             try:
-                auth = self._interruptibly(lambda: login(self.client, self.spec.auth))
+                auth = self._interruptibly(
+                    lambda: login(self.client, self.spec.auth, remember=self.logger.add_secret)
+                )
             except (VaultError, CredentialError) as error:
                 self._login_failed(error)
                 continue
-            self.logger.add_secret(auth.client_token)
+            self.logger.add_secret([auth.client_token, auth.accessor])
             self.store.token = TokenState(
                 auth.client_token, auth.accessor, auth.lease_duration, auth.renewable, self.clock()
             )

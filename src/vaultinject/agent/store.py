@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from vaultinject.agent.sink import write_atomic
 
@@ -43,7 +43,7 @@ class Dependency:
         self.path = path
         self.params = dict(params) if params else None
         self.body = body  # Vault's raw JSON answer, so numbers keep their literal text
-        self.document = _decode(body)  # the same answer decoded once, for its lease and secret values
+        self.document = decode_document(body)  # the same answer decoded once, for its lease and secret values
         self.fetched_at = fetched_at
         self.lease_id = str(self.document.get("lease_id") or "")
         self.lease_duration = int(self.document.get("lease_duration") or 0)
@@ -88,10 +88,11 @@ def dependency_key(op: str, path: str, params: Mapping[str, str] | None) -> str:
     return f"{op}:{path}?{suffix}"
 
 
-def _decode(body: bytes) -> dict[str, Any]:
+def decode_document(body: bytes, number: Callable[[str], object] | None = None) -> dict[str, Any]:
+    """A Vault answer as a dict ({} when it is not a JSON object); `number` decodes numbers."""
     try:
-        document = json.loads(body)
-    except ValueError:
+        document = json.loads(body, parse_int=number, parse_float=number)
+    except (ValueError, RecursionError):
         return {}
     return document if isinstance(document, dict) else {}
 
