@@ -194,6 +194,11 @@ def _map_entry(field: Field, data: bytes, where: str) -> tuple[str, Any]:
     return key, value
 
 
+def _omits_zero(field: Field) -> bool:
+    """Go's JSON leaves out a zero scalar tagged omitempty unless it is a pointer; never a struct."""
+    return field.omitempty and not field.pointer and field.type in schemas.SCALARS
+
+
 def _is_zero(value: Any) -> bool:
     return isinstance(value, str | int | float) and not value
 
@@ -237,7 +242,7 @@ def _store(out: JSON, field: Field, wire: int, raw: int | bytes, where: str) -> 
         out.update(value)
     elif field.repeated:
         out.setdefault(field.name, []).append(value)
-    elif value is None or (field.omitempty and not field.pointer and _is_zero(value)):
+    elif value is None or (_omits_zero(field) and _is_zero(value)):
         out.pop(field.name, None)
     else:
         out[field.name] = value
