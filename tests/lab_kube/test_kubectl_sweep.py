@@ -254,3 +254,54 @@ def test_output_formats(kube: LabKube, namespace: str) -> None:
     names = kubectl(kube, "get", "deployment,serviceaccount", *ns, "-o", "name").stdout.split()
     assert names == ["deployment.apps/web", "serviceaccount/default"]
     assert "tolerations" not in as_json["spec"]["template"]["spec"]
+
+
+MANY_KINDS = """
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: http}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: reader, namespace: {ns}}}
+rules: [{{apiGroups: [""], resources: [configmaps], verbs: [get]}}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: tick, namespace: {ns}}}
+spec:
+  schedule: "@hourly"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{{name: app, image: busybox, resources: {{limits: {{cpu: 1, memory: 64Mi}}}}}}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {{name: web, namespace: {ns}}}
+spec: {{maxUnavailable: 1, selector: {{matchLabels: {{app: web}}}}}}
+---
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {{name: leader, namespace: {ns}}}
+spec: {{holderIdentity: a, leaseDurationSeconds: 15, renewTime: "2024-05-01T10:00:00.123456Z"}}
+"""
+
+
+def test_apply_of_many_kinds_client_and_server_side(kube: LabKube, namespace: str) -> None:
+    manifest = MANY_KINDS.format(ns=namespace)
+    lines = kubectl(kube, "apply", "-f", "-", stdin=manifest).stdout.splitlines()
+    assert lines == [
+        "service/web created",
+        "role.rbac.authorization.k8s.io/reader created",
+        "cronjob.batch/tick created",
+        "poddisruptionbudget.policy/web created",
+        "lease.coordination.k8s.io/leader created",
+    ]
+    again = kubectl(kube, "apply", "--server-side", "-f", "-", stdin=manifest).stdout.splitlines()
+    assert all(line.endswith("serverside-applied") for line in again), again
