@@ -14,6 +14,7 @@ import pytest
 import trustme
 
 from tests.lab_kube.test_kubectl import KUBECTL, get_json, kubectl
+from vaultinject.lab.kube import protobuf
 from vaultinject.lab.kube.harness import LabKube
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
@@ -305,3 +306,67 @@ def test_apply_of_many_kinds_client_and_server_side(kube: LabKube, namespace: st
     ]
     again = kubectl(kube, "apply", "--server-side", "-f", "-", stdin=manifest).stdout.splitlines()
     assert all(line.endswith("serverside-applied") for line in again), again
+
+
+def _without_null_times(value: Any) -> Any:
+    """Go marshals a zero metav1.Time as null; the decoder leaves it out (the server ignores both)."""
+    if isinstance(value, dict):
+        return {k: _without_null_times(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_null_times(v) for v in value]
+    return value
+
+
+GENERATORS = [
+    ["configmap", "g-cm", "--from-literal=a=b", "--from-literal=empty="],
+    ["secret", "generic", "g-secret", "--from-literal=password=hunter2", "--type=Opaque"],
+    ["serviceaccount", "g-sa"],
+    ["deployment", "g-deploy", "--image=nginx:1.25", "--replicas=0", "--port=8080", "--", "nginx", "-g"],
+    ["service", "clusterip", "g-svc", "--tcp=80:http", "--tcp=443:8443"],
+    ["service", "clusterip", "g-headless", "--clusterip=None"],
+    ["service", "nodeport", "g-np", "--tcp=80:8080", "--node-port=30080"],
+    ["service", "externalname", "g-ext", "--external-name=db.example"],
+    ["job", "g-job", "--image=busybox", "--", "sh", "-c", "exit 0"],
+    ["cronjob", "g-cron", "--image=busybox", "--schedule=@daily", "--restart=Never"],
+    ["role", "g-role", "--verb=get", "--resource=pods", "--resource-name=a"],
+    ["rolebinding", "g-rb", "--clusterrole=view", "--serviceaccount=default:default"],
+    ["poddisruptionbudget", "g-pdb", "--selector=app=x", "--max-unavailable=1"],
+    [
+        "secret",
+        "docker-registry",
+        "g-pull",
+        "--docker-server=r.example",
+        "--docker-username=u",
+        "--docker-password=p",
+    ],
+    ["service", "loadbalancer", "g-lb", "--tcp=443:8443"],
+    ["namespace", "g-ns-{namespace}"],
+    ["clusterrole", "g-agg-{namespace}", "--aggregation-rule=rbac.example/aggregate=true"],
+    [
+        "clusterrole",
+        "g-cr-{namespace}",
+        "--verb=get",
+        "--resource=deployments.apps",
+        "--non-resource-url=/x",
+    ],
+    ["clusterrolebinding", "g-crb-{namespace}", "--clusterrole=view", "--group=ops", "--user=ann"],
+]
+
+
+@pytest.mark.parametrize("generator", GENERATORS, ids=lambda g: "-".join(g[:2]))
+def test_the_decoder_reads_what_kubectl_meant(
+    kube: LabKube, namespace: str, generator: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kubectl's protobuf body, decoded, equals the JSON Go marshals from the same object."""
+    decoded: list[Any] = []
+    original = protobuf.decode
+
+    def recording(body: bytes) -> Any:
+        decoded.append(original(body))
+        return decoded[-1]
+
+    monkeypatch.setattr(protobuf, "decode", recording)
+    args = ["create", "-n", namespace, *(a.format(namespace=namespace) for a in generator)]
+    meant = json.loads(kubectl(kube, *args[:3], "--dry-run=client", "-o", "json", *args[3:]).stdout)
+    kubectl(kube, *args)
+    assert decoded == [_without_null_times(meant)]

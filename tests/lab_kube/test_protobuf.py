@@ -101,6 +101,25 @@ def test_inlined_sources_int_or_string_and_packed_numbers() -> None:
     assert decoded["spec"]["securityContext"] == {"supplementalGroups": [1, 2, 150]}
 
 
+def test_times_as_go_reads_them() -> None:
+    def lease(renew: bytes, acquire: bytes) -> Any:
+        spec = length_delimited(3, acquire) + length_delimited(4, renew)
+        return decode(envelope("coordination.k8s.io/v1", "Lease", length_delimited(2, spec)))["spec"]
+
+    micro = varint_field(1, 1714557600) + varint_field(2, 123456789)
+    assert lease(micro, b"") == {"renewTime": "2024-05-01T10:00:00.123456Z"}  # empty: the zero time, null
+    epoch = varint_field(1, 0)
+    assert lease(epoch, epoch) == {
+        "acquireTime": "1970-01-01T00:00:00.000000Z",
+        "renewTime": "1970-01-01T00:00:00.000000Z",
+    }
+    created = length_delimited(8, varint_field(1, 1714557600) + varint_field(2, 999))  # Time drops nanos
+    metadata = decode(envelope("v1", "ConfigMap", length_delimited(1, created)))["metadata"]
+    assert metadata == {"creationTimestamp": "2024-05-01T10:00:00Z"}
+    with pytest.raises(ProtobufError, match="out of range"):
+        lease(varint_field(1, 10**15), b"")
+
+
 def test_refuses_what_it_cannot_decode_with_the_reason() -> None:
     with pytest.raises(ProtobufError, match="magic"):
         decode(b'{"kind":"ConfigMap"}')
@@ -108,6 +127,9 @@ def test_refuses_what_it_cannot_decode_with_the_reason() -> None:
         decode(envelope("networking.k8s.io/v1", "Ingress", b""))
     with pytest.raises(ProtobufError, match=r"ConfigMap.metadata: wrong wire type 0 \(want 2\)"):
         decode(envelope("v1", "ConfigMap", varint_field(1, 3)))
+    bad_port = length_delimited(4, varint_field(1, 7))
+    with pytest.raises(ProtobufError, match="IntOrString type must be 0"):
+        decode(envelope("v1", "Service", length_delimited(2, length_delimited(1, bad_port))))
     with pytest.raises(ProtobufError, match="truncated"):
         decode(envelope("v1", "ConfigMap", b"\x0a\x05ab"))
 

@@ -120,20 +120,22 @@ def _wire_values(field: Field, wire: int, value: int | bytes, where: str) -> lis
 
 
 def _time(data: bytes, micro: bool, where: str) -> str | None:
+    """metav1.Time (seconds only, as Go reads it) or MicroTime; an empty message is the zero time."""
+    if not data:
+        return None  # a zero metav1.Time is null in JSON
     seconds = nanos = 0
     for number, _, value in fields(data):
         if number == 1 and isinstance(value, int):
             seconds = _int64(value)
-        elif number == 2 and isinstance(value, int):
+        elif number == 2 and isinstance(value, int) and micro:
             nanos = _int32(value)
-    if not seconds and not nanos:
-        return None  # a zero metav1.Time is null in JSON
+    carry, nanos = divmod(nanos, 10**9)  # time.Unix normalises nanoseconds outside [0, 1e9)
     try:
-        moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+        moment = dt.datetime.fromtimestamp(seconds + carry, dt.UTC)
     except (OverflowError, OSError, ValueError):
         raise ProtobufError(f"{where}: time {seconds}s is out of range") from None
     if micro:
-        return moment.replace(microsecond=max(0, nanos) // 1000 % 1000000).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return moment.replace(microsecond=nanos // 1000).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -141,8 +143,10 @@ def _first_bytes(data: bytes, number: int) -> bytes:
     return next((v for n, _, v in fields(data) if n == number and isinstance(v, bytes)), b"")
 
 
-def _int_or_string(data: bytes) -> int | str:
+def _int_or_string(data: bytes, where: str) -> int | str:
     values = {n: v for n, _, v in fields(data)}
+    if values.get(1, 0) not in (0, 1):
+        raise ProtobufError(f"{where}: IntOrString type must be 0 (int) or 1 (string)")
     if values.get(1) == 1:
         raw = values.get(3, b"")
         return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else ""
@@ -156,7 +160,7 @@ def _well_known(name: str, data: bytes, where: str) -> Any:
     if name == schemas.QUANTITY:
         return _first_bytes(data, 1).decode("utf-8", "replace")
     if name == schemas.INT_OR_STRING:
-        return _int_or_string(data)
+        return _int_or_string(data, where)
     raw = _first_bytes(data, 1)  # FieldsV1, RawExtension: JSON inside
     try:
         return json.loads(raw) if raw else {}
