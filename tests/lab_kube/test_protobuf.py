@@ -212,7 +212,7 @@ def message_strategy(name: str, depth: int = 0) -> st.SearchStrategy[Any]:
     return st.fixed_dictionaries({}, optional=_fields(message, depth))
 
 
-_KINDS = sorted(schemas.kinds().items())
+_KINDS = sorted({**schemas.kinds(), ("v1", "DeleteOptions"): schemas.DELETE_OPTIONS}.items())
 
 
 @st.composite
