@@ -22,6 +22,9 @@ One job per module:
   tokens, auth, rbac, impersonation, reviews   service-account tokens, authentication, RBAC, Impersonate-*
   admission     mutating and validating webhooks over verified TLS
   subresources  serviceaccounts/token, pods/eviction, pods/binding, */scale; logs: pods/log
-  discovery, tables, protobuf   discovery + OpenAPI v3 paths, Tables for kubectl, protobuf request bodies
+  discovery, tables             discovery documents, Tables for kubectl
+  schemas, protobuf, openapi    field tables of every served kind (schemas.json, generated from the
+                                .proto files by tools/gen_kube_schemas.py); protobuf request bodies and
+                                the OpenAPI v2/v3 documents, both read from those tables
   status, clock Status errors with the real reasons and texts; timestamps
 """

@@ -154,6 +154,7 @@ class Cluster:
             plugins.namespace_lifecycle(self.store, rt, namespace, obj)
             if rt.storage_key == "pods":
                 plugins.service_account(self.store, obj)
+                plugins.default_toleration_seconds(obj)
             obj = self.admit("CREATE", rt, "", obj, None, op=op, options_kind="CreateOptions")
         for attempt in range(_MAX_RETRIES):
             candidate = clone(obj) if attempt else obj
@@ -418,6 +419,8 @@ class Cluster:
         else:
             self._keep_system_fields(rt, current, candidate)
         self._default(rt, candidate)
+        if rt.storage_key == "pods" and not subresource and op.admit:
+            plugins.default_toleration_seconds(candidate)
         candidate = self.admit(
             "UPDATE", rt, subresource, candidate, current, op=op, options_kind=options_kind
         )

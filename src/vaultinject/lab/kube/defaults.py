@@ -109,24 +109,8 @@ def _volume(volume: JSON) -> None:
                 _set(item["fieldRef"], "apiVersion", "v1")
 
 
-_DEFAULT_TOLERATIONS = [
-    {
-        "key": "node.kubernetes.io/not-ready",
-        "operator": "Exists",
-        "effect": "NoExecute",
-        "tolerationSeconds": 300,
-    },
-    {
-        "key": "node.kubernetes.io/unreachable",
-        "operator": "Exists",
-        "effect": "NoExecute",
-        "tolerationSeconds": 300,
-    },
-]
-
-
 def pod_spec(spec: JSON) -> None:
-    """PodSpec defaults, including the DefaultTolerationSeconds admission plugin's tolerations."""
+    """PodSpec defaults (of pods and of the pod templates of workloads)."""
     for key, value in (
         ("restartPolicy", "Always"),
         ("terminationGracePeriodSeconds", 30),
@@ -144,12 +128,6 @@ def pod_spec(spec: JSON) -> None:
     for volume in spec.get("volumes") or []:
         if isinstance(volume, dict):
             _volume(volume)
-    tolerations = spec.get("tolerations")
-    if not isinstance(tolerations, list):
-        spec["tolerations"] = [dict(t) for t in _DEFAULT_TOLERATIONS]
-    else:
-        present = {(t.get("key"), t.get("effect")) for t in tolerations if isinstance(t, dict)}
-        tolerations.extend(dict(t) for t in _DEFAULT_TOLERATIONS if (t["key"], t["effect"]) not in present)
 
 
 def qos_class(spec: JSON) -> str:
@@ -280,7 +258,8 @@ def _service(obj: JSON) -> None:
     _set(spec, "sessionAffinity", "None")
     for port in spec.get("ports") or []:
         _set(port, "protocol", "TCP")
-        _set(port, "targetPort", port.get("port"))
+        if port.get("targetPort") in (None, 0, ""):  # zero means unset, as in SetDefaults_Service
+            port["targetPort"] = port.get("port")
 
 
 def _webhook_configuration(obj: JSON) -> None:

@@ -1,10 +1,7 @@
-"""Discovery documents (`/version`, `/api`, `/apis`, resource lists) and the slice of OpenAPI v3 that
-kubectl reads to learn that the server validates fields itself (so it skips client-side schemas)."""
+"""Discovery documents (`/version`, `/api`, `/apis`, resource lists). OpenAPI is in `openapi`."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from vaultinject.lab.kube.resources import Registry, ResourceType
@@ -86,72 +83,3 @@ def resource_list(registry: Registry, group: str, version: str) -> JSON | None:
         "groupVersion": group_version,
         "resources": resources,
     }
-
-
-# --- OpenAPI v3 (paths and operations only, no schemas) ---
-
-
-def _gv_path(group: str, version: str) -> str:
-    return f"apis/{group}/{version}" if group else f"api/{version}"
-
-
-def _parameter(name: str) -> JSON:
-    return {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-
-
-def _operations(rt: ResourceType, collection: bool) -> JSON:
-    gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
-    write = [_parameter(p) for p in ("dryRun", "fieldManager", "fieldValidation")]
-    methods: tuple[str, ...] = ("get", "post", "delete") if collection else ("get", "put", "patch", "delete")
-    actions = {
-        "get": "list" if collection else "get",
-        "post": "post",
-        "put": "put",
-        "patch": "patch",
-        "delete": "delete",
-    }
-    if collection and rt.verbs == ("create",):
-        methods = ("post",)
-    return {
-        method: {
-            "operationId": f"{method}{rt.kind}",
-            "parameters": write if method in {"post", "put", "patch"} else [],
-            "responses": {"200": {"description": "OK"}},
-            "x-kubernetes-action": actions[method],
-            "x-kubernetes-group-version-kind": gvk,
-        }
-        for method in methods
-    }
-
-
-def openapi_document(registry: Registry, group: str, version: str) -> JSON | None:
-    served = registry.in_group_version(group, version)
-    if not served:
-        return None
-    prefix = "/" + _gv_path(group, version)
-    paths: JSON = {}
-    for rt in served:
-        base = f"{prefix}/namespaces/{{namespace}}/{rt.plural}" if rt.namespaced else f"{prefix}/{rt.plural}"
-        paths[base] = _operations(rt, collection=True)
-        if not rt.virtual:
-            paths[f"{base}/{{name}}"] = _operations(rt, collection=False)
-    return {
-        "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]},
-        "paths": paths,
-        "components": {"schemas": {}},
-    }
-
-
-def openapi_hash(document: JSON) -> str:
-    return hashlib.sha512(json.dumps(document, sort_keys=True).encode()).hexdigest().upper()
-
-
-def openapi_index(registry: Registry) -> JSON:
-    paths = {}
-    for group, version in registry.group_versions():
-        document = openapi_document(registry, group, version)
-        assert document is not None
-        path = _gv_path(group, version)
-        paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={openapi_hash(document)}"}
-    return {"paths": paths}

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from vaultinject.lab.kube import discovery, logs, protobuf, reviews, shapes, subresources, tables
+from vaultinject.lab.kube import discovery, logs, openapi, protobuf, reviews, shapes, subresources, tables
 from vaultinject.lab.kube.clock import Clock
 from vaultinject.lab.kube.cluster import MERGE_PATCH, Cluster
 from vaultinject.lab.kube.model import DeleteOptions, Operation, UserInfo
@@ -128,6 +128,10 @@ class Api:
         if request.method not in {"GET", "HEAD"}:
             raise method_not_allowed()
         parts = [p for p in request.path.strip("/").split("/") if p]
+        if parts == ["openapi", "v2"]:
+            if "protobuf" in request.headers.get("accept", ""):
+                return Response(200, openapi.v2_protobuf(self.registry), openapi.V2_PROTOBUF)
+            return json_response(200, openapi.v2_document(self.registry))
         document = self._document(parts)
         if document is None:
             raise path_not_found()
@@ -152,12 +156,12 @@ class Api:
         if len(parts) == 3 and parts[0] == "apis":
             return discovery.resource_list(self.registry, parts[1], parts[2])
         if path == "openapi/v3":
-            return discovery.openapi_index(self.registry)
+            return openapi.v3_index(self.registry)
         if parts[:2] == ["openapi", "v3"] and len(parts) in (4, 5):
             group, version = (
                 ("", parts[3]) if parts[2] == "api" else (parts[3], parts[4] if len(parts) == 5 else "")
             )
-            return discovery.openapi_document(self.registry, group, version)
+            return openapi.v3_document(self.registry, group, version)
         if path == ".well-known/openid-configuration":
             return self.tokens.openid_configuration(f"https://{self.server_address()}")
         if path == "openid/v1/jwks":
@@ -176,7 +180,9 @@ class Api:
             if content_type == protobuf.CONTENT_TYPE:
                 return protobuf.decode(request.body)
         except protobuf.ProtobufError as error:
-            raise ApiError(415, "UnsupportedMediaType", str(error)) from None
+            raise bad_request(
+                f"the object provided is unrecognized (must be of type {rt.kind}): {error}"
+            ) from None
         except (ValueError, yaml.YAMLError) as error:
             raise bad_request(
                 f"the object provided is unrecognized (must be of type {rt.kind}): "

@@ -1,7 +1,9 @@
-"""The built-in admission plugins vaultinject depends on: NamespaceLifecycle and ServiceAccount.
+"""The built-in admission plugins vaultinject depends on: NamespaceLifecycle, ServiceAccount and
+DefaultTolerationSeconds.
 
-ServiceAccount runs before the mutating webhooks, as in a real API server, so a webhook sees the
-`kube-api-access-*` projected token volume and its mounts."""
+They run before the mutating webhooks, as in a real API server, so a webhook sees the
+`kube-api-access-*` projected token volume and its mounts, and the default tolerations. Like their
+Kubernetes counterparts they act on pods only, never on the pod templates of workloads."""
 
 from __future__ import annotations
 
@@ -114,4 +116,39 @@ def _project_token(spec: JSON) -> None:
         if not _mounts_token(container):
             container.setdefault("volumeMounts", []).append(
                 {"name": volume_name, "readOnly": True, "mountPath": TOKEN_MOUNT_PATH}
+            )
+
+
+# plugin/pkg/admission/defaulttolerationseconds: --default-not-ready-toleration-seconds and
+# --default-unreachable-toleration-seconds, both 300.
+_DEFAULT_TOLERATION_SECONDS = 300
+_NOT_READY = "node.kubernetes.io/not-ready"
+_UNREACHABLE = "node.kubernetes.io/unreachable"
+
+
+def _tolerates(tolerations: list[Any], taint_key: str) -> bool:
+    """Whether a toleration covers the NoExecute taint: an empty key or an empty effect covers too."""
+    return any(
+        isinstance(t, dict)
+        and t.get("key") in (taint_key, "", None)
+        and t.get("effect") in ("NoExecute", "", None)
+        for t in tolerations
+    )
+
+
+def default_toleration_seconds(pod: JSON) -> None:
+    """Let the pod ride out a not-ready or unreachable node for 300 s, unless it already tolerates that."""
+    spec = pod.setdefault("spec", {})
+    if not isinstance(spec.get("tolerations"), list):
+        spec["tolerations"] = []
+    tolerations = spec["tolerations"]
+    for taint_key in (_NOT_READY, _UNREACHABLE):
+        if not _tolerates(tolerations, taint_key):
+            tolerations.append(
+                {
+                    "key": taint_key,
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": _DEFAULT_TOLERATION_SECONDS,
+                }
             )

@@ -1,441 +1,388 @@
-"""Decode the Kubernetes protobuf request bodies kubectl's typed clients send (`create namespace`,
-`create token`, `auth can-i`, `drain` ...), for the kinds listed in SCHEMAS.
+"""Kubernetes protobuf bodies, as kubectl's typed clients send them (`create deployment`, `create token`,
+`auth can-i`, `drain` ...), for every kind the lab serves.
 
-The envelope is `k8s\\x00` + runtime.Unknown{typeMeta, raw}; `raw` is the object's message, decoded
-here with field tables transcribed from the generated.proto files. Empty strings are dropped (Go's JSON
-would omit them); numbers and booleans are kept, since presence matters for pointer fields.
+The envelope is `k8s\\x00` + runtime.Unknown{typeMeta, raw}; `raw` is the object's message, read with the
+field tables in `schemas` (generated from Kubernetes' generated.proto files and Go structs). The JSON is
+what Go would marshal from the decoded struct: a zero `omitempty` scalar is left out, a pointer is kept
+whatever its value (`replicas: 0`), structs are kept even when empty, and unknown fields are skipped as
+Go's generated unmarshalers do. `encode` is the inverse, for tests and tools.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-from dataclasses import dataclass
+import json
+import struct
+from collections.abc import Iterator
+from functools import cache
 from typing import Any
+
+from vaultinject.lab.kube import schemas
+from vaultinject.lab.kube.schemas import Field
 
 JSON = dict[str, Any]
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
+_VARINT, _FIXED64, _BYTES, _FIXED32 = 0, 1, 2, 5
+_WIRE = {"int32": _VARINT, "int64": _VARINT, "bool": _VARINT, "double": _FIXED64, "float": _FIXED32}
+_MASK64 = (1 << 64) - 1
 
 
 class ProtobufError(ValueError):
     """The body is not protobuf this server can decode; the message says why."""
 
 
-@dataclass(frozen=True)
-class Field:
-    name: str
-    # string, bytes, int, bool, time, quantity, intorstr, map, map-bytes, map-quantity, or a message name;
-    # int0/bool0 are non-pointer `omitempty` fields, left out when zero as Go's JSON would
-    kind: str
-    repeated: bool = False
-
-
-def _f(name: str, kind: str = "string", repeated: bool = False) -> Field:
-    return Field(name, kind, repeated)
-
-
-def _strings(*names: str) -> dict[int, Field]:
-    return {number: _f(name) for number, name in enumerate(names, start=1) if name}
-
-
-_META = {
-    "ObjectMeta": {
-        **_strings("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion"),
-        7: _f("generation", "int0"),
-        8: _f("creationTimestamp", "time"),
-        9: _f("deletionTimestamp", "time"),
-        10: _f("deletionGracePeriodSeconds", "int"),
-        11: _f("labels", "map"),
-        12: _f("annotations", "map"),
-        13: _f("ownerReferences", "OwnerReference", True),
-        14: _f("finalizers", repeated=True),
-    },
-    "OwnerReference": {
-        1: _f("kind"),
-        3: _f("name"),
-        4: _f("uid"),
-        5: _f("apiVersion"),
-        6: _f("controller", "bool"),
-        7: _f("blockOwnerDeletion", "bool"),
-    },
-    "DeleteOptions": {
-        1: _f("gracePeriodSeconds", "int"),
-        2: _f("preconditions", "Preconditions"),
-        3: _f("orphanDependents", "bool"),
-        4: _f("propagationPolicy"),
-        5: _f("dryRun", repeated=True),
-    },
-    "Preconditions": _strings("uid", "resourceVersion"),
-    "LabelSelector": {
-        1: _f("matchLabels", "map"),
-        2: _f("matchExpressions", "LabelSelectorRequirement", True),
-    },
-    "LabelSelectorRequirement": {1: _f("key"), 2: _f("operator"), 3: _f("values", repeated=True)},
-    "Empty": {},
-}
-_CORE = {
-    "Namespace": {1: _f("metadata", "ObjectMeta"), 2: _f("spec", "NamespaceSpec"), 3: _f("status", "Empty")},
-    "NamespaceSpec": {1: _f("finalizers", repeated=True)},
-    "ConfigMap": {
-        1: _f("metadata", "ObjectMeta"),
-        2: _f("data", "map"),
-        3: _f("binaryData", "map-bytes"),
-        4: _f("immutable", "bool"),
-    },
-    "Secret": {
-        1: _f("metadata", "ObjectMeta"),
-        2: _f("data", "map-bytes"),
-        3: _f("type"),
-        4: _f("stringData", "map"),
-        5: _f("immutable", "bool"),
-    },
-    "ServiceAccount": {
-        1: _f("metadata", "ObjectMeta"),
-        2: _f("secrets", "ObjectReference", True),
-        3: _f("imagePullSecrets", "LocalObjectReference", True),
-        4: _f("automountServiceAccountToken", "bool"),
-    },
-    "ObjectReference": _strings(
-        "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"
-    ),
-    "LocalObjectReference": _strings("name"),
-    "PodTemplateSpec": {1: _f("metadata", "ObjectMeta"), 2: _f("spec", "PodSpec")},
-    "PodSpec": {
-        1: _f("volumes", "Volume", True),
-        2: _f("containers", "Container", True),
-        3: _f("restartPolicy"),
-        4: _f("terminationGracePeriodSeconds", "int"),
-        5: _f("activeDeadlineSeconds", "int"),
-        6: _f("dnsPolicy"),
-        7: _f("nodeSelector", "map"),
-        8: _f("serviceAccountName"),
-        9: _f("serviceAccount"),
-        10: _f("nodeName"),
-        11: _f("hostNetwork", "bool0"),
-        12: _f("hostPID", "bool0"),
-        13: _f("hostIPC", "bool0"),
-        14: _f("securityContext", "Empty"),
-        15: _f("imagePullSecrets", "LocalObjectReference", True),
-        16: _f("hostname"),
-        17: _f("subdomain"),
-        19: _f("schedulerName"),
-        20: _f("initContainers", "Container", True),
-        21: _f("automountServiceAccountToken", "bool"),
-        22: _f("tolerations", "Toleration", True),
-    },
-    "Container": {
-        1: _f("name"),
-        2: _f("image"),
-        3: _f("command", repeated=True),
-        4: _f("args", repeated=True),
-        5: _f("workingDir"),
-        6: _f("ports", "ContainerPort", True),
-        7: _f("env", "EnvVar", True),
-        8: _f("resources", "ResourceRequirements"),
-        9: _f("volumeMounts", "VolumeMount", True),
-        13: _f("terminationMessagePath"),
-        14: _f("imagePullPolicy"),
-        16: _f("stdin", "bool0"),
-        17: _f("stdinOnce", "bool0"),
-        18: _f("tty", "bool0"),
-        20: _f("terminationMessagePolicy"),
-        24: _f("restartPolicy"),
-    },
-    "ContainerPort": {
-        1: _f("name"),
-        2: _f("hostPort", "int0"),
-        3: _f("containerPort", "int"),
-        4: _f("protocol"),
-        5: _f("hostIP"),
-    },
-    "EnvVar": {1: _f("name"), 2: _f("value")},
-    "ResourceRequirements": {1: _f("limits", "map-quantity"), 2: _f("requests", "map-quantity")},
-    "VolumeMount": {
-        1: _f("name"),
-        2: _f("readOnly", "bool0"),
-        3: _f("mountPath"),
-        4: _f("subPath"),
-        5: _f("mountPropagation"),
-        6: _f("subPathExpr"),
-    },
-    "Volume": {1: _f("name"), 2: _f("volumeSource", "VolumeSource")},
-    "VolumeSource": {2: _f("emptyDir", "EmptyDirVolumeSource")},
-    "EmptyDirVolumeSource": {1: _f("medium"), 2: _f("sizeLimit", "quantity")},
-    "Toleration": {
-        1: _f("key"),
-        2: _f("operator"),
-        3: _f("value"),
-        4: _f("effect"),
-        5: _f("tolerationSeconds", "int"),
-    },
-}
-_WORKLOADS = {
-    "Deployment": {
-        1: _f("metadata", "ObjectMeta"),
-        2: _f("spec", "DeploymentSpec"),
-        3: _f("status", "Empty"),
-    },
-    "DeploymentSpec": {
-        1: _f("replicas", "int"),
-        2: _f("selector", "LabelSelector"),
-        3: _f("template", "PodTemplateSpec"),
-        4: _f("strategy", "DeploymentStrategy"),
-        5: _f("minReadySeconds", "int0"),
-        6: _f("revisionHistoryLimit", "int"),
-        7: _f("paused", "bool0"),
-        9: _f("progressDeadlineSeconds", "int"),
-    },
-    "DeploymentStrategy": {1: _f("type"), 2: _f("rollingUpdate", "RollingUpdateDeployment")},
-    "RollingUpdateDeployment": {1: _f("maxUnavailable", "intorstr"), 2: _f("maxSurge", "intorstr")},
-    "Job": {1: _f("metadata", "ObjectMeta"), 2: _f("spec", "JobSpec"), 3: _f("status", "Empty")},
-    "JobSpec": {
-        1: _f("parallelism", "int"),
-        2: _f("completions", "int"),
-        3: _f("activeDeadlineSeconds", "int"),
-        4: _f("selector", "LabelSelector"),
-        5: _f("manualSelector", "bool"),
-        6: _f("template", "PodTemplateSpec"),
-        7: _f("backoffLimit", "int"),
-        8: _f("ttlSecondsAfterFinished", "int"),
-        9: _f("completionMode"),
-        10: _f("suspend", "bool"),
-    },
-    "CronJob": {1: _f("metadata", "ObjectMeta"), 2: _f("spec", "CronJobSpec"), 3: _f("status", "Empty")},
-    "CronJobSpec": {
-        1: _f("schedule"),
-        2: _f("startingDeadlineSeconds", "int"),
-        3: _f("concurrencyPolicy"),
-        4: _f("suspend", "bool"),
-        5: _f("jobTemplate", "JobTemplateSpec"),
-        6: _f("successfulJobsHistoryLimit", "int"),
-        7: _f("failedJobsHistoryLimit", "int"),
-        8: _f("timeZone"),
-    },
-    "JobTemplateSpec": {1: _f("metadata", "ObjectMeta"), 2: _f("spec", "JobSpec")},
-}
-_AUTH = {
-    "TokenRequest": {
-        1: _f("metadata", "ObjectMeta"),
-        2: _f("spec", "TokenRequestSpec"),
-        3: _f("status", "Empty"),
-    },
-    "TokenRequestSpec": {
-        1: _f("audiences", repeated=True),
-        2: _f("boundObjectRef", "BoundObjectReference"),
-        4: _f("expirationSeconds", "int"),
-    },
-    "BoundObjectReference": _strings("kind", "apiVersion", "name", "uid"),
-    "SelfSubjectReview": {1: _f("metadata", "ObjectMeta"), 2: _f("status", "Empty")},
-    "SelfSubjectAccessReview": {
-        1: _f("metadata", "ObjectMeta"),
-        2: _f("spec", "SelfSubjectAccessReviewSpec"),
-        3: _f("status", "Empty"),
-    },
-    "SelfSubjectAccessReviewSpec": {
-        1: _f("resourceAttributes", "ResourceAttributes"),
-        2: _f("nonResourceAttributes", "NonResourceAttributes"),
-    },
-    "ResourceAttributes": _strings(
-        "namespace", "verb", "group", "version", "resource", "subresource", "name"
-    ),
-    "NonResourceAttributes": _strings("path", "verb"),
-    "Eviction": {1: _f("metadata", "ObjectMeta"), 2: _f("deleteOptions", "DeleteOptions")},
-}
-_RBAC = {
-    "Role": {1: _f("metadata", "ObjectMeta"), 2: _f("rules", "PolicyRule", True)},
-    "ClusterRole": {
-        1: _f("metadata", "ObjectMeta"),
-        2: _f("rules", "PolicyRule", True),
-        3: _f("aggregationRule", "AggregationRule"),
-    },
-    "AggregationRule": {1: _f("clusterRoleSelectors", "LabelSelector", True)},
-    "PolicyRule": {
-        1: _f("verbs", repeated=True),
-        2: _f("apiGroups", repeated=True),
-        3: _f("resources", repeated=True),
-        4: _f("resourceNames", repeated=True),
-        5: _f("nonResourceURLs", repeated=True),
-    },
-    "RoleBinding": {
-        1: _f("metadata", "ObjectMeta"),
-        2: _f("subjects", "Subject", True),
-        3: _f("roleRef", "RoleRef"),
-    },
-    "ClusterRoleBinding": {
-        1: _f("metadata", "ObjectMeta"),
-        2: _f("subjects", "Subject", True),
-        3: _f("roleRef", "RoleRef"),
-    },
-    "Subject": _strings("kind", "apiGroup", "name", "namespace"),
-    "RoleRef": _strings("apiGroup", "kind", "name"),
-}
-SCHEMAS: dict[str, dict[int, Field]] = {**_META, **_CORE, **_WORKLOADS, **_AUTH, **_RBAC}
-_INLINED = {"volumeSource"}  # Go embeds VolumeSource, so its fields sit on the Volume in JSON
-_TOP_LEVEL = {
-    "Namespace",
-    "ConfigMap",
-    "Secret",
-    "ServiceAccount",
-    "Deployment",
-    "Job",
-    "CronJob",
-    "TokenRequest",
-    "SelfSubjectReview",
-    "SelfSubjectAccessReview",
-    "Eviction",
-    "Role",
-    "ClusterRole",
-    "RoleBinding",
-    "ClusterRoleBinding",
-    "DeleteOptions",
-}
-
-
 # --- wire format ---
 
 
 def _varint(data: bytes, position: int) -> tuple[int, int]:
-    result, shift = 0, 0
-    while True:
+    result = 0
+    for shift in range(0, 70, 7):
         if position >= len(data):
             raise ProtobufError("truncated varint")
         byte = data[position]
         position += 1
         result |= (byte & 0x7F) << shift
         if not byte & 0x80:
-            return result, position
-        shift += 7
+            return result & _MASK64, position
+    raise ProtobufError("varint longer than 10 bytes")
 
 
-def _fields(data: bytes) -> list[tuple[int, int, Any]]:
-    """(number, wire type, value) triples: ints for varints, bytes for length-delimited."""
+def _take(data: bytes, position: int, length: int) -> tuple[bytes, int]:
+    end = position + length
+    if end > len(data):
+        raise ProtobufError("truncated field: the body ends inside it")
+    return data[position:end], end
+
+
+def fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
+    """(number, wire type, value) triples: ints for varints, bytes for the other wire types."""
     position = 0
-    out: list[tuple[int, int, Any]] = []
     while position < len(data):
         key, position = _varint(data, position)
         number, wire = key >> 3, key & 7
+        if number == 0:
+            raise ProtobufError("illegal field number 0")
         value: int | bytes
-        if wire == 0:
+        if wire == _VARINT:
             value, position = _varint(data, position)
-        elif wire == 2:
+        elif wire == _BYTES:
             length, position = _varint(data, position)
-            value, position = data[position : position + length], position + length
-        elif wire == 1:
-            value, position = data[position : position + 8], position + 8
-        elif wire == 5:
-            value, position = data[position : position + 4], position + 4
+            value, position = _take(data, position, length)
+        elif wire == _FIXED64:
+            value, position = _take(data, position, 8)
+        elif wire == _FIXED32:
+            value, position = _take(data, position, 4)
         else:
-            raise ProtobufError(f"unsupported wire type {wire}")
-        out.append((number, wire, value))
-    return out
+            raise ProtobufError(f"unsupported wire type {wire} for field {number}")
+        yield number, wire, value
 
 
-def _signed(value: int) -> int:
+def _int32(value: int) -> int:
+    return ((value & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
+
+
+def _int64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _time(data: bytes) -> str:
-    seconds = next((_signed(v) for n, _, v in _fields(data) if n == 1), 0)
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+# --- decoding ---
 
 
-def _entries(data: bytes) -> tuple[str, bytes]:
-    key, value = "", b""
-    for number, _, item in _fields(data):
-        if number == 1:
-            key = item.decode()
+def _scalar(kind: str, wire: int, value: int | bytes) -> Any:
+    if isinstance(value, int):
+        if kind == "int32":
+            return _int32(value)
+        return _int64(value) if kind == "int64" else bool(value)
+    if kind == "string":
+        return value.decode("utf-8", "replace")  # as Go's JSON encoder renders invalid UTF-8
+    if kind == "bytes":
+        return base64.b64encode(value).decode()
+    return struct.unpack("<d" if wire == _FIXED64 else "<f", value)[0]
+
+
+def _packed(data: bytes) -> Iterator[int]:
+    """A packed repeated varint field."""
+    position = 0
+    while position < len(data):
+        value, position = _varint(data, position)
+        yield value
+
+
+def _wire_values(field: Field, wire: int, value: int | bytes, where: str) -> list[int | bytes]:
+    expected = _WIRE.get(field.type, _BYTES) if not field.map else _BYTES
+    if wire == expected:
+        return [value]
+    if field.repeated and expected == _VARINT and wire == _BYTES and isinstance(value, bytes):
+        return list(_packed(value))
+    raise ProtobufError(f"{where}.{field.name}: wrong wire type {wire} (want {expected})")
+
+
+def _time(data: bytes, micro: bool, where: str) -> str | None:
+    """metav1.Time (seconds only, as Go reads it) or MicroTime; an empty message is the zero time."""
+    if not data:
+        return None  # a zero metav1.Time is null in JSON
+    seconds = nanos = 0
+    for number, _, value in fields(data):
+        if number == 1 and isinstance(value, int):
+            seconds = _int64(value)
+        elif number == 2 and isinstance(value, int) and micro:
+            nanos = _int32(value)
+    carry, nanos = divmod(nanos, 10**9)  # time.Unix normalises nanoseconds outside [0, 1e9)
+    try:
+        moment = dt.datetime.fromtimestamp(seconds + carry, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ProtobufError(f"{where}: time {seconds}s is out of range") from None
+    if micro:
+        return moment.replace(microsecond=nanos // 1000).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _first_bytes(data: bytes, number: int) -> bytes:
+    return next((v for n, _, v in fields(data) if n == number and isinstance(v, bytes)), b"")
+
+
+def _int_or_string(data: bytes, where: str) -> int | str:
+    values = {n: v for n, _, v in fields(data)}
+    if values.get(1, 0) not in (0, 1):
+        raise ProtobufError(f"{where}: IntOrString type must be 0 (int) or 1 (string)")
+    if values.get(1) == 1:
+        raw = values.get(3, b"")
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else ""
+    number = values.get(2, 0)
+    return _int32(number) if isinstance(number, int) else 0
+
+
+def _well_known(name: str, data: bytes, where: str) -> Any:
+    if name in (schemas.TIME, schemas.MICRO_TIME):
+        return _time(data, name == schemas.MICRO_TIME, where)
+    if name == schemas.QUANTITY:
+        return _first_bytes(data, 1).decode("utf-8", "replace")
+    if name == schemas.INT_OR_STRING:
+        return _int_or_string(data, where)
+    raw = _first_bytes(data, 1)  # FieldsV1, RawExtension: JSON inside
+    try:
+        return json.loads(raw) if raw else {}
+    except (ValueError, RecursionError):
+        raise ProtobufError(f"{where}: not valid JSON") from None
+
+
+def _value(field: Field, wire: int, value: int | bytes, where: str) -> Any:
+    if field.type in schemas.SCALARS:
+        return _scalar(field.type, wire, value)
+    assert isinstance(value, bytes)
+    if field.type in schemas.WELL_KNOWN:
+        return _well_known(field.type, value, f"{where}.{field.name}")
+    return decode_message(field.type, value, f"{where}.{field.name}")
+
+
+@cache
+def _entry_value(field: Field) -> Field:
+    """The value half of a map field's entries, as a field of its own."""
+    return Field(2, field.name, field.type, False, False, False, False, False, False, "")
+
+
+def _map_entry(field: Field, data: bytes, where: str) -> tuple[str, Any]:
+    value_field = _entry_value(field)
+    key, value = "", None
+    for number, wire, item in fields(data):
+        if number == 1 and isinstance(item, bytes):
+            key = item.decode("utf-8", "replace")
         elif number == 2:
-            value = item
+            (checked,) = _wire_values(value_field, wire, item, where)
+            value = _value(value_field, wire, checked, where)
+    if value is None:  # an entry without a value holds the zero value
+        wire = _WIRE.get(field.type, _BYTES)
+        value = _value(value_field, wire, 0 if wire == _VARINT else b"", where)
     return key, value
 
 
-def _quantity(data: bytes) -> str:
-    return next((v.decode() for n, _, v in _fields(data) if n == 1), "")
-
-
-def _int_or_string(data: bytes) -> int | str:
-    values = {n: v for n, _, v in _fields(data)}
-    return values[3].decode() if values.get(1) == 1 else _signed(int(values.get(2, 0)))
-
-
-def _scalar(kind: str, value: Any) -> Any:
-    if kind == "string":
-        return value.decode()
-    if kind == "bytes":
-        return base64.b64encode(value).decode()
-    if kind in {"int", "int0"}:
-        return _signed(value)
-    if kind in {"bool", "bool0"}:
-        return bool(value)
-    if kind == "time":
-        return _time(value)
-    if kind == "quantity":
-        return _quantity(value)
-    if kind == "intorstr":
-        return _int_or_string(value)
-    return decode_message(kind, value)
-
-
-def _map_value(kind: str, raw: bytes) -> str:
-    if kind == "map-bytes":
-        return base64.b64encode(raw).decode()
-    if kind == "map-quantity":
-        return _quantity(raw)
-    return raw.decode()
+def _omits_zero(field: Field) -> bool:
+    """Go's JSON leaves out a zero scalar tagged omitempty unless it is a pointer; never a struct."""
+    return field.omitempty and not field.pointer and field.type in schemas.SCALARS
 
 
 def _is_zero(value: Any) -> bool:
-    return value in (0, b"")
+    return isinstance(value, str | int | float) and not value
 
 
-def decode_message(message: str, data: bytes) -> JSON:
-    """One message as the JSON object Go would marshal. Unknown fields must hold zero values: gogo
-    protobuf writes every non-pointer field, so an unset field of a kind not transcribed here is harmless,
-    but a set one is refused rather than silently dropped."""
-    schema = SCHEMAS.get(message)
-    if schema is None:
-        raise ProtobufError(f"no protobuf schema for {message}")
+def _string_list(data: bytes, where: str) -> list[str]:
+    items = []
+    for number, _, value in fields(data):
+        if number != 1 or not isinstance(value, bytes):
+            raise ProtobufError(f"{where}: expected a list of strings")
+        items.append(value.decode("utf-8", "replace"))
+    return items
+
+
+def decode_message(name: str, data: bytes, where: str = "") -> Any:
+    """One message as the JSON Go would marshal from it."""
+    message = schemas.messages().get(name)
+    if message is None:
+        raise ProtobufError(f"no protobuf schema for {name}")
+    where = where or name.rsplit(".", 1)[-1]
+    if message.string_list:
+        return _string_list(data, where)
+    table = message.by_number()
     out: JSON = {}
-    for number, _, value in _fields(data):
-        field = schema.get(number)
+    for number, wire, raw in fields(data):
+        field = table.get(number)
         if field is None:
-            if message == "Empty" or _is_zero(value):
-                continue
-            raise ProtobufError(f"field {number} of {message} is not understood by the lab server; send JSON")
-        if field.kind.startswith("map"):
-            key, raw = _entries(value)
-            out.setdefault(field.name, {})[key] = _map_value(field.kind, raw)
-            continue
-        if (field.kind == "time" or field.kind.endswith("0")) and not value:
-            continue  # a zero metav1.Time is null in JSON; zero omitempty scalars are left out
-        decoded = _scalar(field.kind, value)
-        if field.name in _INLINED:
-            out.update(decoded)
-        elif field.repeated:
-            out.setdefault(field.name, []).append(decoded)
-        elif decoded != "" or field.kind != "string":
-            out[field.name] = decoded
+            continue  # unknown fields are skipped, as Go's generated unmarshalers do
+        for value in _wire_values(field, wire, raw, where):
+            _store(out, field, wire, value, where)
     return out
+
+
+def _store(out: JSON, field: Field, wire: int, raw: int | bytes, where: str) -> None:
+    if field.map:
+        assert isinstance(raw, bytes)
+        key, value = _map_entry(field, raw, f"{where}.{field.name}")
+        out.setdefault(field.name, {})[key] = value
+        return
+    value = _value(field, wire, raw, where)
+    if field.inline:
+        out.update(value)
+    elif field.repeated:
+        out.setdefault(field.name, []).append(value)
+    elif value is None or (_omits_zero(field) and _is_zero(value)):
+        out.pop(field.name, None)
+    else:
+        out[field.name] = value
+
+
+def _envelope(body: bytes) -> tuple[str, str, bytes]:
+    if not body.startswith(MAGIC):
+        raise ProtobufError("the body does not start with the Kubernetes protobuf magic number")
+    api_version = kind = ""
+    raw = b""
+    for number, _, value in fields(body[len(MAGIC) :]):
+        if number == 1 and isinstance(value, bytes):
+            for n, _, v in fields(value):
+                if n == 1 and isinstance(v, bytes):
+                    api_version = v.decode("utf-8", "replace")
+                elif n == 2 and isinstance(v, bytes):
+                    kind = v.decode("utf-8", "replace")
+        elif number == 2 and isinstance(value, bytes):
+            raw = value
+    return api_version, kind, raw
 
 
 def decode(body: bytes) -> JSON:
     """A whole request body: the runtime.Unknown envelope and the object inside it."""
-    if not body.startswith(MAGIC):
-        raise ProtobufError("the body does not start with the Kubernetes protobuf magic number")
-    type_meta: JSON = {}
-    raw = b""
-    for number, _, value in _fields(body[len(MAGIC) :]):
-        if number == 1:
-            type_meta = {
-                ("apiVersion" if n == 1 else "kind"): v.decode() for n, _, v in _fields(value) if n in (1, 2)
-            }
-        elif number == 2:
-            raw = value
-    kind = type_meta.get("kind", "")
-    if kind not in _TOP_LEVEL:
-        raise ProtobufError(
-            f"the lab server does not decode {kind or 'untyped'} objects from protobuf; send JSON"
-        )
-    obj = decode_message(kind, raw)
-    return {"apiVersion": type_meta.get("apiVersion", ""), "kind": kind, **obj}
+    api_version, kind, raw = _envelope(body)
+    name = schemas.kind_definition(api_version, kind)
+    if name is None:
+        shown = f"{api_version}, Kind={kind}" if kind else "an untyped object"
+        raise ProtobufError(f"the lab server does not serve {shown}")
+    obj = decode_message(name, raw, kind)
+    return {"apiVersion": api_version, "kind": kind, **obj}
+
+
+# --- encoding ---
+
+
+def _varint_bytes(value: int) -> bytes:
+    value &= _MASK64
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def key(number: int, wire: int) -> bytes:
+    return _varint_bytes(number << 3 | wire)
+
+
+def length_delimited(number: int, payload: bytes) -> bytes:
+    """One length-delimited field: a string, bytes or an embedded message."""
+    return key(number, _BYTES) + _varint_bytes(len(payload)) + payload
+
+
+def varint_field(number: int, value: int) -> bytes:
+    return key(number, _VARINT) + _varint_bytes(value)
+
+
+def _encode_time(text: str, micro: bool) -> bytes:
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    seconds = int(moment.replace(microsecond=0).timestamp())
+    out = varint_field(1, seconds)
+    if micro and moment.microsecond:
+        out += varint_field(2, moment.microsecond * 1000)
+    return out
+
+
+def _encode_well_known(name: str, value: Any) -> bytes:
+    if name in (schemas.TIME, schemas.MICRO_TIME):
+        return _encode_time(value, name == schemas.MICRO_TIME)
+    if name == schemas.QUANTITY:
+        return length_delimited(1, str(value).encode())
+    if name == schemas.INT_OR_STRING:
+        if isinstance(value, str):
+            return varint_field(1, 1) + length_delimited(3, value.encode())
+        return varint_field(1, 0) + varint_field(2, value)
+    return length_delimited(1, json.dumps(value).encode())
+
+
+def _encode_value(field: Field, value: Any) -> bytes:
+    number, kind = field.number, field.type
+    if kind in ("int32", "int64", "bool"):
+        return varint_field(number, int(value))
+    if kind == "double":
+        return key(number, _FIXED64) + struct.pack("<d", value)
+    if kind == "float":
+        return key(number, _FIXED32) + struct.pack("<f", value)
+    if kind == "string":
+        return length_delimited(number, value.encode())
+    if kind == "bytes":
+        return length_delimited(number, base64.b64decode(value))
+    if kind in schemas.WELL_KNOWN:
+        return length_delimited(number, _encode_well_known(kind, value))
+    return length_delimited(number, encode_message(kind, value))
+
+
+def _map_entry_bytes(field: Field, entry_key: str, value: Any) -> bytes:
+    entry = length_delimited(1, entry_key.encode()) + _encode_value(_entry_value(field), value)
+    return length_delimited(field.number, entry)
+
+
+def encode_message(name: str, obj: Any) -> bytes:
+    """The message bytes of a JSON object, fields in number order (as gogo protobuf writes them)."""
+    message = schemas.message(name)
+    if message.string_list:
+        return b"".join(length_delimited(1, item.encode()) for item in obj)
+    out = bytearray()
+    for field in sorted(message.fields, key=lambda f: f.number):
+        if field.inline:
+            out += length_delimited(field.number, encode_message(field.type, obj))
+            continue
+        if field.name not in obj or obj[field.name] is None:
+            continue
+        value = obj[field.name]
+        if field.map:
+            for entry_key in sorted(value):
+                out += _map_entry_bytes(field, entry_key, value[entry_key])
+        elif field.repeated:
+            for item in value:
+                out += _encode_value(field, item)
+        else:
+            out += _encode_value(field, value)
+    return bytes(out)
+
+
+def encode(obj: JSON) -> bytes:
+    """A whole body, envelope included, for an object of a served kind."""
+    api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
+    name = schemas.kind_definition(api_version, kind)
+    if name is None:
+        raise ProtobufError(f"the lab server does not serve {api_version}, Kind={kind}")
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    type_meta = length_delimited(1, api_version.encode()) + length_delimited(2, kind.encode())
+    unknown = length_delimited(1, type_meta) + length_delimited(2, encode_message(name, body))
+    return MAGIC + unknown + length_delimited(3, b"") + length_delimited(4, b"")
