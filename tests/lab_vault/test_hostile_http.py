@@ -3,6 +3,7 @@ connection is never dropped, no value can poison the server's state, and it keep
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -307,3 +308,34 @@ def test_any_hostile_request_gets_a_4xx_envelope_and_the_server_carries_on(
         json.loads(answer.body)  # whatever is echoed back is valid JSON
     still_serving(shared)
     assert raw(shared, "GET", "/v1/sys/health").status == 200
+
+
+# --- documents inside fields go through the same bounded decoders ---------------------------------
+
+BOMB = "a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n" + "".join(
+    f"{name}: &{name} [{','.join([f'*{previous}'] * 9)}]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+DEEP = "[" * 5000 + "]" * 5000
+DEEP_JWT = ".".join(
+    base64.urlsafe_b64encode(part.encode()).decode().rstrip("=") for part in ('{"alg": "RS256"}', DEEP, "sig")
+)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body"),
+    [
+        ("auth/kubernetes/role/r", {"bound_service_account_namespace_selector": BOMB}),
+        ("auth/kubernetes/role/r", {"bound_service_account_namespace_selector": "a: &a [*a]"}),
+        ("auth/token/create", {"meta": DEEP}),
+        ("sys/policies/acl/p", {"policy": '{"path": ' + DEEP + "}"}),
+        ("auth/jwt/login", {"role": "r", "jwt": DEEP_JWT}),
+    ],
+)
+def test_documents_inside_fields_are_bounded_too(
+    shared: ThreadVault, endpoint: str, body: dict[str, Any]
+) -> None:
+    answer = post(shared, f"/v1/{endpoint}", json.dumps(body).encode())
+    assert 400 <= answer.status < 500, answer
+    assert isinstance(answer.json["errors"], list)
+    still_serving(shared)

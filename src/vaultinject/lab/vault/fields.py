@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from vaultinject.lab import httpbody
 from vaultinject.lab.vault.durations import parse_duration
 from vaultinject.lab.vault.envelope import VaultError
 
@@ -144,8 +145,8 @@ def mapping(data: Mapping[str, Any], name: str) -> dict[str, Any]:
         return {}
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
+            value = httpbody.decode_json(value)
+        except ValueError:
             raise conversion_error(name, value, "expected a JSON object") from None
     if not isinstance(value, dict):
         raise conversion_error(name, value, "expected a map")
