@@ -9,7 +9,7 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.budget import examples
@@ -291,6 +291,7 @@ def test_any_hostile_request_gets_a_4xx_status_and_the_server_carries_on(
         path += "/p"
         content_type = "application/merge-patch+json" if method == "PATCH" else content_type
     answer = post(kube, path, payload, content_type, framing=framing, method=method)
+    event(f"answered {answer.status}")
     assert answer.status < 500, (answer, payload[:200])
     if answer.status >= 400:
         assert answer.json["kind"] == "Status"

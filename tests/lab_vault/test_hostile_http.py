@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.budget import examples
@@ -301,6 +301,7 @@ def test_any_hostile_request_gets_a_4xx_envelope_and_the_server_carries_on(
 ) -> None:
     method, endpoint, headers, payload = request
     answer = post(shared, f"/v1/{endpoint}", payload, framing=headers, method=method)
+    event(f"answered {answer.status}")
     assert answer.status < 500, (answer, endpoint, headers, payload[:300])
     if answer.status >= 400:
         assert isinstance(answer.json["errors"], list)
