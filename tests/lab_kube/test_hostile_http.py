@@ -297,3 +297,19 @@ def test_any_hostile_request_gets_a_4xx_status_and_the_server_carries_on(
         assert answer.json["kind"] == "Status"
     kept = kube.call("GET", f"/api/v1/namespaces/{hostile_namespace}/configmaps/keep")
     assert kept["data"] == {"k": "v"}
+
+
+def test_yaml_values_become_json_values_as_in_sigs_yaml(kube: LabKube, configmaps: str) -> None:
+    document = b"metadata: {name: typed}\ndata: {day: 2001-12-14, stamp: 2001-12-14t21:59:43.10-05:00}\n"
+    answer = post(kube, configmaps, document, "application/yaml")
+    assert answer.status == 201, answer
+    assert answer.json["data"] == {"day": "2001-12-14", "stamp": "2001-12-14t21:59:43.10-05:00"}
+
+
+@pytest.mark.parametrize(("value", "shown"), [(".inf", "+Inf"), ("-.Inf", "-Inf"), (".nan", "NaN")])
+def test_yaml_values_json_cannot_carry_are_bad_requests(
+    kube: LabKube, configmaps: str, value: str, shown: str
+) -> None:
+    document = f"metadata: {{name: inf}}\ndata: {{x: {value}}}\n".encode()
+    status = assert_status(post(kube, configmaps, document, "application/yaml"), 400, "BadRequest")
+    assert f"json: unsupported value: {shown}" in str(status["message"])

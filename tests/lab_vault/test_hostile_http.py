@@ -340,3 +340,10 @@ def test_documents_inside_fields_are_bounded_too(
     assert 400 <= answer.status < 500, answer
     assert isinstance(answer.json["errors"], list)
     still_serving(shared)
+
+
+def test_unpaired_surrogates_become_replacement_characters_as_in_go(shared: ThreadVault) -> None:
+    body = b'{"data": {"lone": "\\ud800x", "pair": "\\ud83d\\ude00", "escaped": "\\\\ud800"}}'
+    assert post(shared, "/v1/secret/data/s", body).status == 200
+    stored = raw(shared, "GET", "/v1/secret/data/s", headers=ROOT).json["data"]["data"]
+    assert stored == {"lone": "\ufffdx", "pair": "\U0001f600", "escaped": "\\ud800"}

@@ -33,6 +33,11 @@ _MAX_INT_DIGITS = 400  # longer integers are far outside float64; never hand the
 # A string, or an unterminated one up to the end: always matching keeps the scan linear.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+# Escaped backslashes are consumed in pairs: the `u` after an escaped backslash is text, not an escape.
+_ESCAPE = re.compile(
+    r"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+)
 _HEX = re.compile(rb"[0-9a-fA-F]{1,16}")
 _DECIMAL = re.compile(r"[0-9]{1,19}")
 
@@ -157,10 +162,18 @@ def decode_json(body: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     """
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     check_json_depth(text, max_depth)
+    if _SURROGATE.search(text):
+        text = _ESCAPE.sub(_replace_lone_surrogate, text)
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_float, parse_int=_int)
     except RecursionError:
         raise JSONError(f"exceeded max depth of {max_depth}") from None
+
+
+def _replace_lone_surrogate(match: re.Match[str]) -> str:
+    """Go decodes an unpaired UTF-16 surrogate escape as U+FFFD; Python would keep it and fail later."""
+    escape = match[0]
+    return "\\ufffd" if escape.startswith("\\u") and len(escape) == 6 else escape
 
 
 def check_json_depth(text: str, max_depth: int) -> None:
