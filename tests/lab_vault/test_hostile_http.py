@@ -347,3 +347,9 @@ def test_unpaired_surrogates_become_replacement_characters_as_in_go(shared: Thre
     assert post(shared, "/v1/secret/data/s", body).status == 200
     stored = raw(shared, "GET", "/v1/secret/data/s", headers=ROOT).json["data"]["data"]
     assert stored == {"lone": "\ufffdx", "pair": "\U0001f600", "escaped": "\\ud800"}
+
+
+def test_a_content_length_over_the_cap_is_413(shared: ThreadVault) -> None:
+    answer = post(shared, "/v1/secret/data/big", b"", framing=[("Content-Length", str(LIMIT + 1))])
+    assert errors_of(answer, 413) == ["http: request body too large"]
+    still_serving(shared)
