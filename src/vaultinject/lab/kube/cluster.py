@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from vaultinject.lab import httpbody
 from vaultinject.lab.kube import defaults, patching, plugins, shapes, validation, views
 from vaultinject.lab.kube.clock import Clock, rfc3339
 from vaultinject.lab.kube.deletion import Deleter, finished_deleting
@@ -500,11 +501,11 @@ def invalid_apply() -> ApiError:
 def _parse_patch(content_type: str, body: bytes) -> Any:
     try:
         if content_type == APPLY_PATCH:
-            parsed = yaml.safe_load(body.decode() or "{}")
+            parsed = httpbody.decode_yaml(body.decode(errors="replace") or "{}")
             if not isinstance(parsed, dict):
                 raise ValueError("the apply patch must be an object")
             return parsed
-        return json.loads(body or b"null")
+        return httpbody.decode_json(body or b"null")
     except (ValueError, yaml.YAMLError) as error:
         raise bad_request(f"error decoding patch: {error}") from None
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from vaultinject.lab import httpbody
 from vaultinject.lab.kube import discovery, logs, openapi, protobuf, reviews, shapes, subresources, tables
 from vaultinject.lab.kube.clock import Clock
 from vaultinject.lab.kube.cluster import MERGE_PATCH, Cluster
@@ -174,9 +175,9 @@ class Api:
         content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
         try:
             if content_type in {"application/json", ""}:
-                return json.loads(request.body or b"null")
+                return httpbody.decode_json(request.body or b"null")
             if content_type in {"application/yaml", "text/yaml"}:
-                return yaml.safe_load(request.body.decode() or "null")
+                return httpbody.decode_yaml(request.body.decode(errors="replace"))
             if content_type == protobuf.CONTENT_TYPE:
                 return protobuf.decode(request.body)
         except protobuf.ProtobufError as error:
@@ -318,7 +319,7 @@ class Api:
                 parsed = (
                     protobuf.decode(request.body)
                     if content_type == protobuf.CONTENT_TYPE
-                    else json.loads(request.body)
+                    else httpbody.decode_json(request.body)
                 )
             except (ValueError, protobuf.ProtobufError) as error:
                 raise bad_request(f"error decoding DeleteOptions: {error}") from None

@@ -13,6 +13,7 @@ import ssl
 import threading
 import uuid
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from vaultinject.lab import tls
+from vaultinject.lab import httpbody, tls
 from vaultinject.lab.kube import bootstrap, routing
 from vaultinject.lab.kube.admission import ServiceResolver, WebhookAdmission
 from vaultinject.lab.kube.auth import Authenticator
@@ -251,6 +252,12 @@ class _HTTPServer(ThreadingHTTPServer):
             connection.close()
 
 
+def _body_error(error: httpbody.BodyError) -> ApiError:
+    if error.status == 413:
+        return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {_MAX_BODY}")
+    return ApiError(400, "BadRequest", f"the request body cannot be read: {error.message}")
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
@@ -259,32 +266,35 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.client_address[0], *args)
 
-    def do_GET(self) -> None:
-        self._dispatch()
+    def handle_one_request(self) -> None:
+        """Parse one request line and headers, then dispatch every method: an unknown verb is the API
+        server's 405 Status, not the standard library's 501 page."""
+        self.command, self.requestline = "", ""
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+            return
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        if self.parse_request():
+            self._dispatch()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET  # noqa: N815
-
-    def _read_body(self) -> bytes | None:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY:
-            return None
-        return self.rfile.read(length) if length else b""
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Malformed request lines and headers, answered with a Status like every other error."""
+        del explain
+        phrase = self.responses.get(code, ("",))[0]
+        reason = "RequestEntityTooLarge" if code == 413 else "BadRequest" if code == 400 else ""
+        self.close_connection = True
+        self._send(error_response(ApiError(code, reason, message or phrase)))
 
     def _dispatch(self) -> None:
-        body = self._read_body()
-        if body is None:
-            too_large = ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
-            self._send(error_response(too_large))
+        try:
+            body = httpbody.read_body(self.rfile, self.headers, _MAX_BODY)
+        except httpbody.BodyError as error:
             self.close_connection = True
+            self._send(error_response(_body_error(error)))
+            httpbody.discard_input(self.connection, self.rfile)
             return
         headers: dict[str, str] = {}
         for name, value in self.headers.items():

@@ -97,8 +97,13 @@ def unauthorized() -> ApiError:
 
 
 def method_not_allowed() -> ApiError:
+    """go-restful's 405 for a path with no route for the method, as `NewGenericServerResponse` wraps it."""
+    cause = {"reason": "UnexpectedServerResponse", "message": "405: Method Not Allowed"}
     return ApiError(
-        405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+        {"causes": [cause]},
     )
 
 

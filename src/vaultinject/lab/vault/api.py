@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from vaultinject.lab import httpbody
 from vaultinject.lab.vault import ids
 from vaultinject.lab.vault.durations import parse_duration
 from vaultinject.lab.vault.envelope import Response, VaultError, error_body, multierror, render_envelope
@@ -140,8 +141,8 @@ def _json_body(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        parsed = httpbody.decode_json(body)
+    except ValueError:
         raise VaultError(400, "error parsing JSON") from None
     if parsed is None:
         return {}

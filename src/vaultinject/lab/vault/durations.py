@@ -16,6 +16,9 @@ _UNIT_SECONDS = {
     "d": 86400.0,
 }
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
+_INTEGER = re.compile(r"[-+]?[0-9]{1,20}")
+# Go's time.Duration is int64 nanoseconds: about 292 years. Longer durations overflow in Vault.
+MAX_DURATION_SECONDS = (2**63 - 1) // 10**9
 
 
 def parse_duration(value: object) -> int:
@@ -25,17 +28,17 @@ def parse_duration(value: object) -> int:
     """
     if isinstance(value, bool):
         raise ValueError(f"cannot parse {value!r} as a duration")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
+    if isinstance(value, int | float):
+        return _bounded(value, value)
     if not isinstance(value, str):
         raise ValueError(f"cannot parse {value!r} as a duration")
     text = value.strip()
     if text == "":
         return 0
-    if re.fullmatch(r"[-+]?\d+", text):
-        return int(text)
+    if text.lstrip("+-").isdigit() and text.isascii():
+        if not _INTEGER.fullmatch(text):
+            raise _invalid(value)
+        return _bounded(int(text), value)
     sign = -1 if text.startswith("-") else 1
     body = text.lstrip("+-")
     position, total = 0, 0.0
@@ -47,7 +50,20 @@ def parse_duration(value: object) -> int:
         position = match.end()
     if position == 0:
         raise ValueError(f'time: invalid duration "{value}"')
-    return sign * int(total)
+    return _bounded(sign * total, value)
+
+
+def _invalid(value: object) -> ValueError:
+    text = str(value)
+    shown = text if len(text) <= 40 else f"{text[:20]}...{text[-10:]}"
+    return ValueError(f'time: invalid duration "{shown}": at most {MAX_DURATION_SECONDS}s (about 292 years)')
+
+
+def _bounded(seconds: float, original: object) -> int:
+    """Whole seconds, or the error Go gives for a duration its int64 nanoseconds cannot hold."""
+    if not -MAX_DURATION_SECONDS <= seconds <= MAX_DURATION_SECONDS:
+        raise _invalid(original)
+    return int(seconds)
 
 
 def go_duration(seconds: int) -> str:

@@ -6,12 +6,18 @@ Bad input is a 400 naming the field, never a traceback.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from vaultinject.lab import httpbody
 from vaultinject.lab.vault.durations import parse_duration
 from vaultinject.lab.vault.envelope import VaultError
 
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_INT64_MAX = 2**63 - 1
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
@@ -62,21 +68,41 @@ def boolean(data: Mapping[str, Any], name: str, default: bool = False) -> bool:
 
 
 def integer(data: Mapping[str, Any], name: str, default: int = 0) -> int:
+    """An int64 (`TypeInt`): a JSON integer, an integral float or a decimal string."""
     value = data.get(name)
     if value is None:
         return default
     if isinstance(value, bool):
         raise conversion_error(name, value, "expected an integer")
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise conversion_error(name, value, "expected an integer")
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+        text = value.strip()
+        number = int(text) if len(text) <= 20 else _INT64_MAX + 1
+    if number is None:
+        raise conversion_error(name, value, "expected an integer")
+    if not -_INT64_MAX - 1 <= number <= _INT64_MAX:
+        raise conversion_error(name, value, f'strconv.ParseInt: parsing "{value}": value out of range')
+    return number
+
+
+def number(data: Mapping[str, Any], name: str, default: float = 0.0) -> float:
+    """A finite float64 (`TypeFloat`): a JSON number or a decimal string."""
+    value = data.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise conversion_error(name, value, "expected a number")
+    text = str(value).strip()
+    if isinstance(value, str) and not _FLOAT.fullmatch(text):
+        raise conversion_error(name, value, f'strconv.ParseFloat: parsing "{value}": invalid syntax')
+    result = float(text) if isinstance(value, str) else float(value)
+    if not math.isfinite(result):
+        raise conversion_error(name, value, f'strconv.ParseFloat: parsing "{value}": value out of range')
+    return result
 
 
 def duration(data: Mapping[str, Any], name: str, default: int = 0) -> int:
@@ -119,8 +145,8 @@ def mapping(data: Mapping[str, Any], name: str) -> dict[str, Any]:
         return {}
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
+            value = httpbody.decode_json(value)
+        except ValueError:
             raise conversion_error(name, value, "expected a JSON object") from None
     if not isinstance(value, dict):
         raise conversion_error(name, value, "expected a map")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from vaultinject.lab import httpbody
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | Ed25519PublicKey
 
@@ -67,9 +68,9 @@ def parse(token: str, allowed_algorithms: frozenset[str] = ALL_ALGORITHMS) -> JW
     if len(parts) != 3:
         raise JWTError("compact JWS format must have three parts")
     try:
-        header = json.loads(b64url_decode(parts[0]))
-        claims = json.loads(b64url_decode(parts[1]))
-    except (ValueError, UnicodeDecodeError) as error:
+        header = httpbody.decode_json(b64url_decode(parts[0]))
+        claims = httpbody.decode_json(b64url_decode(parts[1]))
+    except ValueError as error:
         raise JWTError(f"invalid JSON in token: {error}") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise JWTError("token header and claims must be JSON objects")

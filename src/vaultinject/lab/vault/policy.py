@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from vaultinject.lab import httpbody
 from vaultinject.lab.vault import hcl
 from vaultinject.lab.vault.durations import parse_duration
 from vaultinject.lab.vault.store import StorageView
@@ -187,8 +187,8 @@ def _path_blocks(text: str) -> list[tuple[str, dict[str, Any]]]:
     stripped = text.strip()
     if stripped.startswith("{"):
         try:
-            document = json.loads(stripped)
-        except json.JSONDecodeError as error:
+            document = httpbody.decode_json(stripped)
+        except ValueError as error:
             raise PolicyError(f"invalid JSON: {error}") from None
         return _json_blocks(document)
     blocks: list[tuple[str, dict[str, Any]]] = []

@@ -181,7 +181,7 @@ class QuotaManager:
     def write_quota(self, request: Request, match: re.Match[str]) -> Response:
         data, name = request.data, match["name"]
         existing = self.quotas.get(name)
-        rate = float(data["rate"]) if data.get("rate") is not None else (existing.rate if existing else 0.0)
+        rate = fields.number(data, "rate", existing.rate if existing else 0.0)
         if rate <= 0:
             raise bad_request("'rate' is invalid")
         record: dict[str, Any] = {

@@ -16,6 +16,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from vaultinject.lab import httpbody
 from vaultinject.lab.tls import server_context
 from vaultinject.lab.vault.api import HttpRequest, HttpResponse, VaultAPI
 from vaultinject.lab.vault.clock import Clock
@@ -95,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def handle_one_request(self) -> None:
+        self.command, self.requestline = "", ""
         self.raw_requestline = self.rfile.readline(65537)
         if len(self.raw_requestline) > 65536:
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
@@ -106,40 +108,28 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._dispatch()
 
-    def _read_body(self) -> bytes | None:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _read_chunked(self) -> bytes | None:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > MAX_BODY:
-                return None
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Malformed request lines and headers, answered in Vault's error envelope."""
+        del explain
+        self.close_connection = True
+        phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else ""
+        self._write(HttpResponse(code, json.dumps({"errors": [message or phrase]}).encode()))
 
     def _dispatch(self) -> None:
         started = time.perf_counter()
-        body = self._read_body()
-        if body is None:
-            response = HttpResponse(413, json.dumps({"errors": ["http: request body too large"]}).encode())
+        try:
+            body = httpbody.read_body(self.rfile, self.headers, MAX_BODY)
+        except httpbody.BodyError as error:
             self.close_connection = True
+            message = "http: request body too large" if error.status == 413 else error.message
+            response = HttpResponse(error.status, json.dumps({"errors": [message]}).encode())
+            self._write(response)
+            httpbody.discard_input(self.connection, self.rfile)
         else:
             headers = {name.lower(): value for name, value in self.headers.items()}
             request = HttpRequest(self.command, self.path, headers, body, self.client_address[0])
             response = self.server.app(request)
-        self._write(response)
+            self._write(response)
         self.server.log(
             {
                 "time": rfc3339(time.time()),
@@ -155,7 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _write(self, response: HttpResponse) -> None:
-        body = b"" if self.command == "HEAD" else response.body
+        bodiless = self.command == "HEAD" or response.status in (204, 304)
+        body = b"" if bodiless else response.body
         reason = (
             HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
         )

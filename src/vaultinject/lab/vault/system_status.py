@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import TYPE_CHECKING, Any
 
 from vaultinject.lab.vault import fields, responses
@@ -17,6 +18,7 @@ from vaultinject.lab.vault.tokens import TokenEntry
 if TYPE_CHECKING:
     from vaultinject.lab.vault.core import Core
 
+_STATUS_CODE = re.compile(r"[-+]?[0-9]{1,19}")
 _HEALTH_CODES = {
     "activecode": 200,
     "standbycode": 429,
@@ -181,12 +183,17 @@ def _read_only(request: Request) -> None:
 
 
 def _health_int(query: dict[str, str], name: str, default: int) -> int:
+    """A status code parameter. Vault answers 400 when `strconv.Atoi` fails; a code outside 200-999
+    makes Go's `WriteHeader` panic and the connection drop, so the lab answers 400 for it too."""
     if name not in query:
         return default
-    try:
-        return int(query[name])
-    except ValueError:
-        raise VaultError(400, f"bad value for {name} parameter: {query[name]!r} is not an integer") from None
+    text = query[name]
+    if not _STATUS_CODE.fullmatch(text):
+        raise VaultError(400, f"bad value for {name} parameter: {text!r} is not an integer")
+    code = int(text)
+    if not 200 <= code <= 999:
+        raise VaultError(400, f"bad value for {name} parameter: {code} is not an HTTP status code (200-999)")
+    return code
 
 
 def _health_bool(query: dict[str, str], name: str) -> bool:

@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from vaultinject.lab import httpbody
+
 _OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
@@ -44,7 +46,7 @@ class LabelSelector:
 def parse_selector(text: str) -> LabelSelector:
     """Parse `{"matchLabels": {...}, "matchExpressions": [...]}` given as JSON or YAML."""
     try:
-        document: Any = yaml.safe_load(text)
+        document: Any = httpbody.decode_yaml(text)
     except yaml.YAMLError as error:
         raise SelectorError(str(error)) from None
     if not isinstance(document, dict):

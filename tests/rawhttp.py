@@ -1,0 +1,66 @@
+"""Raw HTTP/1.1 exchanges for hostile-input tests: exact bytes out, one parsed response back.
+
+A dropped connection or a malformed response raises (http.client's errors), so a test that expects an
+answer fails on either.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Answer:
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def request_bytes(
+    method: str,
+    target: str,
+    headers: dict[str, str] | list[tuple[str, str]],
+    body: bytes = b"",
+) -> bytes:
+    """A request exactly as given: no header is added or fixed (not even Content-Length)."""
+    pairs = list(headers.items()) if isinstance(headers, dict) else headers
+    head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in pairs) + "\r\n"
+    return head.encode("latin-1") + body
+
+
+def chunked(*chunks: bytes) -> bytes:
+    """A chunked body ending with the zero chunk."""
+    return b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks if chunk) + b"0\r\n\r\n"
+
+
+def exchange(
+    address: tuple[str, int],
+    data: bytes,
+    *,
+    context: ssl.SSLContext | None = None,
+    timeout: float = 20,
+    head: bool = False,
+) -> Answer:
+    """Send `data` on a fresh connection and read one response."""
+    raw = socket.create_connection(address, timeout=timeout)
+    sock: socket.socket = context.wrap_socket(raw, server_hostname=address[0]) if context else raw
+    try:
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock, method="HEAD" if head else None)
+        response.begin()
+        body = response.read()
+        return Answer(
+            response.status, response.reason, {k.lower(): v for k, v in response.getheaders()}, body
+        )
+    finally:
+        sock.close()
