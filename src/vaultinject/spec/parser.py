@@ -105,13 +105,41 @@ _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 
 def parse(annotations: Mapping[str, str], settings: Settings | None = None) -> InjectionSpec:
     """Parse a pod's annotations; raise `SpecError` (holding every error in `.errors`) if any is invalid."""
-    reader = _Reader(annotations)
+    strings, errors = string_annotations(annotations)
+    reader = _Reader(strings)
+    reader.errors += errors
+    reader.refused = {error.annotation for error in errors}
     spec = _build(reader, settings or Settings())
     if reader.errors:
         first = reader.errors[0]
         first.errors = tuple(reader.errors)
         raise first
     return spec
+
+
+def string_annotations(annotations: object) -> tuple[dict[str, str], list[SpecError]]:
+    """The annotations as strings, and an error for every key and value that is not one.
+
+    Kubernetes annotations are strings; YAML turns an unquoted `1000` or `true` into a number or a
+    boolean. A refused value stays in the result as the string it most likely meant, so it causes no
+    second, misleading error (a missing role, say).
+    """
+    if not isinstance(annotations, Mapping):
+        return {}, [SpecError(ANNOTATIONS_FIELD, "must be a mapping of annotation names to strings")]
+    strings: dict[str, str] = {}
+    errors: list[SpecError] = []
+    for key, value in annotations.items():
+        if not isinstance(key, str):
+            errors.append(SpecError(ANNOTATIONS_FIELD, f"an annotation name {values.string_hint(key)}"))
+        elif isinstance(value, str):
+            strings[key] = value
+        else:
+            errors.append(SpecError(key, values.string_hint(value)))
+            strings[key] = values.string_stand_in(value)
+    return strings, errors
+
+
+ANNOTATIONS_FIELD = "metadata.annotations"
 
 
 class _Reader:
@@ -122,6 +150,7 @@ class _Reader:
         self.sorted_keys = sorted(annotations)
         self.errors: list[SpecError] = []
         self.warnings: list[str] = []
+        self.refused: set[str] = set()  # annotations already refused for not being strings
 
     def raw(self, suffix: str) -> str | None:
         return self.annotations.get(VAULT_PREFIX + suffix)
@@ -131,7 +160,8 @@ class _Reader:
 
     def fail(self, key: str, message: str) -> None:
         full = key if "/" in key else VAULT_PREFIX + key
-        self.errors.append(SpecError(full, message))
+        if full not in self.refused:
+            self.errors.append(SpecError(full, message))
 
     def value(self, suffix: str, parser: Callable[[str], T], default: T) -> T:
         """The parsed annotation, or `default` when it is absent (or invalid, after recording why)."""
@@ -203,8 +233,8 @@ def _build(reader: _Reader, settings: Settings) -> InjectionSpec:
         template_config=_template_config(reader, settings),
         telemetry=frozen_mapping(
             {
-                key.replace("-", "_"): values.parse_json_value(raw)
-                for key, _, raw in reader.keys_with_prefix("agent-telemetry-")
+                key.replace("-", "_"): reader.parse(full_key, raw, values.parse_json_value, raw)
+                for key, full_key, raw in reader.keys_with_prefix("agent-telemetry-")
             }
         ),
         disable_idle_connections=_features(
