@@ -127,7 +127,7 @@ def _list_of(fields: Mapping[str, Check]) -> Check:
     return check_list
 
 
-def _annotations(value: object, path: str, problems: list[SpecError]) -> None:
+def _annotations(value: object, _path: str, problems: list[SpecError]) -> None:
     """map[string]string, within Kubernetes' total size; errors name the annotation itself."""
     if value is None:
         return

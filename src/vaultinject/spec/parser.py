@@ -231,12 +231,7 @@ def _build(reader: _Reader, settings: Settings) -> InjectionSpec:
         ),
         revoke_grace=reader.value("agent-revoke-grace", values.parse_uint, 5),
         template_config=_template_config(reader, settings),
-        telemetry=frozen_mapping(
-            {
-                key.replace("-", "_"): reader.parse(full_key, raw, values.parse_json_value, raw)
-                for key, full_key, raw in reader.keys_with_prefix("agent-telemetry-")
-            }
-        ),
+        telemetry=_telemetry(reader),
         disable_idle_connections=_features(
             reader, "agent-disable-idle-connections", settings.disable_idle_connections
         ),
@@ -247,6 +242,13 @@ def _build(reader: _Reader, settings: Settings) -> InjectionSpec:
         not_ready_after=values.parse_duration_or_seconds(settings.not_ready_after),
         warnings=tuple(reader.warnings),
     )
+
+
+def _telemetry(reader: _Reader) -> Mapping[str, object]:
+    found: dict[str, object] = {}
+    for suffix, key, raw in reader.keys_with_prefix("agent-telemetry-"):
+        found[suffix.replace("-", "_")] = reader.parse(key, raw, values.parse_json_value, None)
+    return frozen_mapping(found)
 
 
 def _check_unknown_keys(reader: _Reader) -> None:
