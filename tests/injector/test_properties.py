@@ -92,3 +92,147 @@ def test_any_annotations_give_a_spec_error_or_a_valid_pod_with_an_exact_patch(
         assert_valid_pod(result.pod)
         again = inject(result.pod, SETTINGS)
         assert (again.injected, again.patch, again.pod) == (False, [], result.pod)
+
+
+# Properties over malformed pods: arbitrary pod-like structures, and valid pods with one field replaced by
+# a value of any type. Each gives a SpecError naming the field, or an injection whose patch applies.
+
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def shaped(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    """A mapping with some of `fields` (each maybe of a wrong type), or any JSON value at all."""
+    return st.one_of(st.fixed_dictionaries({}, optional=fields), json_values)
+
+
+def list_of(item: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.lists(item, max_size=3), json_values)
+
+
+mount_like = shaped(
+    {
+        "name": st.one_of(st.sampled_from(["sa", "data", "vault-secrets"]), json_values),
+        "mountPath": st.one_of(
+            st.sampled_from(["/var/run/secrets/kubernetes.io/serviceaccount", "/data", "/vault/secrets"]),
+            json_values,
+        ),
+        "readOnly": st.one_of(st.booleans(), json_values),
+    }
+)
+container_like = shaped(
+    {
+        "name": st.one_of(st.sampled_from(["app", "x", "vault-agent"]), json_values),
+        "image": st.just("app"),
+        "volumeMounts": list_of(mount_like),
+        "env": list_of(shaped({"name": st.text(max_size=3), "value": json_values})),
+        "securityContext": shaped({"runAsUser": st.one_of(st.integers(), json_values)}),
+    }
+)
+volume_like = shaped(
+    {
+        "name": st.one_of(st.sampled_from(["sa", "data", "vault-secrets"]), json_values),
+        "projected": shaped(
+            {"sources": list_of(shaped({"serviceAccountToken": shaped({"path": json_values})}))}
+        ),
+    }
+)
+pod_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "metadata": shaped(
+            {
+                "name": json_values,
+                "namespace": st.one_of(st.sampled_from(["default", "kube-system"]), json_values),
+                "annotations": st.one_of(
+                    annotation_maps,
+                    st.dictionaries(keys, json_values, max_size=4).map(
+                        lambda found: {VAULT + "agent-inject": "true", VAULT + "role": "web", **found}
+                    ),
+                    json_values,
+                ),
+            }
+        ),
+        "spec": shaped(
+            {
+                "containers": list_of(container_like),
+                "initContainers": list_of(container_like),
+                "volumes": list_of(volume_like),
+                "shareProcessNamespace": st.one_of(st.booleans(), json_values),
+                "serviceAccountName": json_values,
+            }
+        ),
+        "status": shaped({"phase": st.one_of(st.just("Pending"), json_values)}),
+    },
+)
+
+
+def paths_in(document: Any) -> list[tuple[Any, ...]]:
+    """Every path to a value inside `document` (dict keys and list indexes)."""
+    found: list[tuple[Any, ...]] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        children = (
+            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        )
+        for key, child in children:
+            found.append((*path, key))
+            stack.append(((*path, key), child))
+    return found
+
+
+@st.composite
+def mutated_pods(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid, injectable pod with one value anywhere in it replaced by any JSON value."""
+    pod = a_pod(draw(annotation_maps), draw(st.booleans()), draw(st.booleans()))
+    pod["spec"]["containers"][0]["securityContext"] = {"runAsUser": 1000}
+    path = draw(st.sampled_from(paths_in(pod)))
+    parent = pod
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = draw(json_values)
+    return pod
+
+
+def check_any_pod(pod: Any) -> None:
+    """A SpecError with a name and a message, or an injection whose patch applies; never another error."""
+    original = copy.deepcopy(pod)
+    try:
+        result = inject(pod, SETTINGS)
+    except SpecError as error:
+        event("rejected")
+        assert all(each.annotation and each.message for each in error.errors)
+        return
+    finally:
+        assert pod == original, "inject must never modify its input"
+    event("injected" if result.injected else "passed")
+    assert reference.apply_patch(pod, result.patch) == result.pod
+    if result.injected and _valid(pod):
+        assert_valid_pod(result.pod)
+
+
+def _valid(pod: dict[str, Any]) -> bool:
+    try:
+        assert_valid_pod({**pod, "spec": pod.get("spec") or {}})
+    except (AssertionError, KeyError, TypeError):
+        return False
+    return True
+
+
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pod_like)
+def test_any_pod_like_structure_gives_a_clear_error_or_an_injection_that_applies(pod: Any) -> None:
+    check_any_pod(pod)
+
+
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_pods())
+def test_a_valid_pod_with_any_field_of_a_wrong_type_gives_a_clear_error_or_an_injection(pod: Any) -> None:
+    check_any_pod(pod)

@@ -106,6 +106,8 @@ _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 def parse(annotations: Mapping[str, str], settings: Settings | None = None) -> InjectionSpec:
     """Parse a pod's annotations; raise `SpecError` (holding every error in `.errors`) if any is invalid."""
     strings, errors = string_annotations(annotations)
+    if not isinstance(annotations, Mapping):
+        raise errors[0]
     reader = _Reader(strings)
     reader.errors += errors
     reader.refused = {error.annotation for error in errors}
@@ -134,7 +136,7 @@ def string_annotations(annotations: object) -> tuple[dict[str, str], list[SpecEr
         elif isinstance(value, str):
             strings[key] = value
         else:
-            errors.append(SpecError(key, values.string_hint(value)))
+            errors.append(SpecError(key or f'{ANNOTATIONS_FIELD}[""]', values.string_hint(value)))
             strings[key] = values.string_stand_in(value)
     return strings, errors
 
@@ -174,7 +176,8 @@ class _Reader:
         try:
             return parser(raw)
         except ValueError as exc:
-            self.fail(key, str(exc))
+            # parsers quote the value; a long one is shortened (a 5000-digit number helps nobody)
+            self.fail(key, str(exc).replace(repr(raw), values.shown(raw)))
             return default
 
     def text(self, suffix: str, default: str | None = None) -> str | None:

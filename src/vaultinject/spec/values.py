@@ -23,7 +23,7 @@ def parse_strict_bool(raw: str) -> bool:
         return True
     if raw in _FALSE:
         return False
-    raise ValueError(f"{_shown(raw)} is not a boolean; {BOOL_HINT}")
+    raise ValueError(f"{shown(raw)} is not a boolean; {BOOL_HINT}")
 
 
 def parse_bool(raw: str) -> bool:
@@ -38,7 +38,7 @@ _UNSIGNED = re.compile(r"[0-9]+")
 def parse_int(raw: str) -> int:
     """Go's `strconv.ParseInt(raw, 10, 64)`."""
     if not _DECIMAL.fullmatch(raw):
-        raise ValueError(f"{_shown(raw)} is not an integer; use decimal digits, e.g. 1000")
+        raise ValueError(f"{shown(raw)} is not an integer; use decimal digits, e.g. 1000")
     sign = -1 if raw[0] == "-" else 1
     return _in_range(sign * _digits_value(raw.lstrip("+-"), 10, raw), raw, INT64_MIN, INT64_MAX)
 
@@ -46,7 +46,7 @@ def parse_int(raw: str) -> int:
 def parse_uint(raw: str) -> int:
     """Go's `strconv.ParseUint(raw, 10, 64)`: no sign allowed."""
     if not _UNSIGNED.fullmatch(raw):
-        raise ValueError(f"{_shown(raw)} is not a non-negative integer; use decimal digits, e.g. 5")
+        raise ValueError(f"{shown(raw)} is not a non-negative integer; use decimal digits, e.g. 5")
     return _in_range(_digits_value(raw, 10, raw), raw, 0, UINT64_MAX)
 
 
@@ -59,7 +59,7 @@ def _digits_value(digits: str, base: int, raw: str) -> int:
     """`int(digits, base)` for digits already checked, out of range when too long for 64 bits."""
     significant = digits.lstrip("0") or "0"
     if len(significant) > _MAX_SIGNIFICANT_DIGITS:
-        raise ValueError(f"{_shown(raw)} is out of range (more than 64 bits)")
+        raise ValueError(f"{shown(raw)} is out of range (more than 64 bits)")
     return int(significant, base)
 
 
@@ -80,7 +80,7 @@ def parse_int_auto(raw: str) -> int:
         base, digits = 8, lowered[1:]
     digits = digits.replace("_", "")
     if not _underscores_ok(lowered) or not digits or any(ch not in _DIGITS[base] for ch in digits):
-        raise ValueError(f"{_shown(raw)} is not an integer; use digits, e.g. 10 (or 0x0a)")
+        raise ValueError(f"{shown(raw)} is not an integer; use digits, e.g. 10 (or 0x0a)")
     return _in_range(sign * _digits_value(digits, base, raw), raw, INT64_MIN, INT64_MAX)
 
 
@@ -106,14 +106,14 @@ def _underscores_ok(body: str) -> bool:
 
 def _in_range(value: int, raw: str, low: int, high: int) -> int:
     if not low <= value <= high:
-        raise ValueError(f"{_shown(raw)} is out of range ({low} to {high})")
+        raise ValueError(f"{shown(raw)} is out of range ({low} to {high})")
     return value
 
 
 _SHOWN_CHARS = 40
 
 
-def _shown(raw: str) -> str:
+def shown(raw: str) -> str:
     """`raw` quoted for an error message, shortened when long (a 5000-digit number helps nobody)."""
     if len(raw) <= _SHOWN_CHARS:
         return repr(raw)
@@ -126,10 +126,10 @@ _FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 def parse_float(raw: str) -> float:
     """A decimal floating-point number as Go's `strconv.ParseFloat` reads it (no inf or NaN)."""
     if not _FLOAT.fullmatch(raw):
-        raise ValueError(f"{_shown(raw)} is not a number; use a decimal number, e.g. 0.5")
+        raise ValueError(f"{shown(raw)} is not a number; use a decimal number, e.g. 0.5")
     value = float(raw)
     if value in (_INFINITY, -_INFINITY):
-        raise ValueError(f"{_shown(raw)} is out of range for a 64-bit float")
+        raise ValueError(f"{shown(raw)} is out of range for a 64-bit float")
     return value
 
 
@@ -150,25 +150,25 @@ def parse_duration_ns(raw: str) -> int:
     if body == "0":
         return 0
     if not body:
-        raise ValueError(f"invalid duration {_shown(raw)}; {DURATION_HINT}")
+        raise ValueError(f"invalid duration {shown(raw)}; {DURATION_HINT}")
     total, position = 0, 0
     while position < len(body):
         part = _DURATION_PART.match(body, position)
         assert part is not None  # the pattern matches the empty string
         number, unit = part.group(1), part.group(2)
         if number in {"", "."}:
-            raise ValueError(f"invalid duration {_shown(raw)}; {DURATION_HINT}")
+            raise ValueError(f"invalid duration {shown(raw)}; {DURATION_HINT}")
         if not unit:
-            raise ValueError(f"missing unit in duration {_shown(raw)}; {DURATION_HINT}")
+            raise ValueError(f"missing unit in duration {shown(raw)}; {DURATION_HINT}")
         if unit not in _UNITS_NS:
-            raise ValueError(f"unknown unit {_shown(unit)} in duration {_shown(raw)}; {DURATION_HINT}")
+            raise ValueError(f"unknown unit {shown(unit)} in duration {shown(raw)}; {DURATION_HINT}")
         total += _duration_part_ns(number, _UNITS_NS[unit], raw)
         if total > -INT64_MIN:
-            raise ValueError(f"invalid duration {_shown(raw)}: out of range")
+            raise ValueError(f"invalid duration {shown(raw)}: out of range")
         position = part.end()
     value = sign * total
     if not INT64_MIN <= value <= INT64_MAX:
-        raise ValueError(f"invalid duration {_shown(raw)}: out of range")
+        raise ValueError(f"invalid duration {shown(raw)}: out of range")
     return value
 
 
@@ -177,7 +177,7 @@ def _duration_part_ns(number: str, scale: int, raw: str) -> int:
     whole, _, fraction = number.partition(".")
     whole = whole.lstrip("0")
     if len(whole) > len(str(INT64_MAX)):
-        raise ValueError(f"invalid duration {_shown(raw)}: out of range")
+        raise ValueError(f"invalid duration {shown(raw)}: out of range")
     fraction = fraction[:_FRACTION_DIGITS]
     nanoseconds = int(whole or "0") * scale
     if fraction:
@@ -195,12 +195,12 @@ def parse_duration_or_seconds(raw: str) -> float:
     if _UNSIGNED.fullmatch(raw):
         significant = raw.lstrip("0") or "0"
         if len(significant) > len(str(INT64_MAX)) or int(significant) > INT64_MAX // 10**9:
-            raise ValueError(f"invalid duration {_shown(raw)}: out of range")
+            raise ValueError(f"invalid duration {shown(raw)}: out of range")
         return float(int(significant))
     try:
         return parse_duration(raw)
     except ValueError:
-        raise ValueError(f"invalid duration {_shown(raw)}; {DURATION_HINT}, or a number of seconds") from None
+        raise ValueError(f"invalid duration {shown(raw)}; {DURATION_HINT}, or a number of seconds") from None
 
 
 _QUANTITY = re.compile(
@@ -212,7 +212,7 @@ def parse_quantity(raw: str) -> str:
     """Validate a Kubernetes resource quantity (`resource.ParseQuantity`) and return it unchanged."""
     if not _QUANTITY.fullmatch(raw):
         raise ValueError(
-            f"{_shown(raw)} is not a Kubernetes quantity; use a number with an optional suffix "
+            f"{shown(raw)} is not a Kubernetes quantity; use a number with an optional suffix "
             "(m, k, M, G, Ki, Mi, Gi, ...), e.g. 250m or 64Mi"
         )
     return raw
@@ -224,7 +224,7 @@ _OCTAL = re.compile(r"0?[0-7]{1,4}")
 def parse_file_mode(raw: str) -> int:
     """An octal file mode such as 0400 or 640, as consul-template reads `perms`."""
     if not _OCTAL.fullmatch(raw):
-        raise ValueError(f"{_shown(raw)} is not an octal file mode; use octal digits, e.g. 0400 or 0640")
+        raise ValueError(f"{shown(raw)} is not an octal file mode; use octal digits, e.g. 0400 or 0640")
     return int(raw, 8)
 
 
@@ -263,7 +263,7 @@ def _check_patch_operation(index: int, operation: object) -> None:
         raise ValueError(f"operation {index} is not an object; {_PATCH_HINT}")
     op = operation.get("op")
     if not isinstance(op, str) or op not in JSON_PATCH_OPS:
-        shown = _shown(op) if isinstance(op, str) else json.dumps(op)[:_SHOWN_CHARS]
+        shown = shown(op) if isinstance(op, str) else json.dumps(op)[:_SHOWN_CHARS]
         raise ValueError(f"operation {index} has op {shown}; use one of {', '.join(JSON_PATCH_OPS)}")
     for member in JSON_PATCH_OPS[op]:
         if member not in operation:
@@ -275,7 +275,7 @@ def _check_patch_operation(index: int, operation: object) -> None:
             raise ValueError(f"operation {index} has {member} {shown}; a JSON pointer is a string")
         if pointer and not pointer.startswith("/"):
             raise ValueError(
-                f"operation {index} has {member} {_shown(pointer)}; a JSON pointer starts with /"
+                f"operation {index} has {member} {shown(pointer)}; a JSON pointer starts with /"
             )
 
 
@@ -333,7 +333,7 @@ def _json_integer(digits: str) -> int:
 def _json_float(text: str) -> float:
     value = float(text)
     if value in (_INFINITY, -_INFINITY):
-        raise JSONLimitError(f"the JSON number {_shown(text)} is out of range for a 64-bit float")
+        raise JSONLimitError(f"the JSON number {shown(text)} is out of range for a 64-bit float")
     return value
 
 
