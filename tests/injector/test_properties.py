@@ -11,38 +11,12 @@ from hypothesis import strategies as st
 
 from tests.budget import examples
 from tests.injector.podcheck import assert_valid_pod
+from tests.injector.strategies import annotation_maps, json_values, pod_like
 from vaultinject.injector import SpecError, inject
 from vaultinject.spec import Settings
-from vaultinject.spec.parser import KNOWN_KEYS, PER_SECRET_PREFIXES, SECRET_PREFIXES
 
 VAULT = "vault.hashicorp.com/"
 SETTINGS = Settings(vault_addr="https://vault:8200")
-
-secret_names = st.sampled_from(["db", "DB", "api", "a.b", "x-y_z", "token", "cfg"])
-values = st.one_of(
-    st.sampled_from(["true", "false", "", "1", "0", "yes", "500m", "64Mi", "128mb", "/vault/secrets", "/etc/x",
-                     "../x", "x", "map", "json", "native", "classic", "init-only", "10s", "1m", "0400", "null",
-                     '[{"op":"add","path":"/env/-","value":{"name":"A","value":"1"}}]', "[{}]", "kubernetes",
-                     "jwt", "approle", "aws", "web", "1000", "0", "-1", "a,b", "auto-auth"]),
-    st.text(max_size=12),
-)  # fmt: skip
-keys = st.one_of(
-    st.sampled_from(sorted(KNOWN_KEYS)).map(lambda key: VAULT + key),
-    st.tuples(st.sampled_from(SECRET_PREFIXES + PER_SECRET_PREFIXES), secret_names).map(
-        lambda kv: VAULT + kv[0] + kv[1]
-    ),
-    st.sampled_from(
-        [
-            "vaultinject.io/mode",
-            "vaultinject.io/token-audience",
-            "vaultinject.io/other",
-            VAULT + "auth-config-role",
-        ]
-    ),
-)
-annotation_maps = st.dictionaries(keys, values, max_size=12).map(
-    lambda found: {VAULT + "agent-inject": "true", VAULT + "role": "web", **found}
-)
 
 
 def a_pod(annotations: dict[str, str], with_init: bool, with_token: bool) -> dict[str, Any]:
@@ -97,81 +71,6 @@ def test_any_annotations_give_a_spec_error_or_a_valid_pod_with_an_exact_patch(
 # Properties over malformed pods: arbitrary pod-like structures, and valid pods with one field replaced by
 # a value of any type. Each gives a SpecError naming the field, or an injection whose patch applies.
 
-json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=8,
-)
-
-
-def shaped(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
-    """A mapping with some of `fields` (each maybe of a wrong type), or any JSON value at all."""
-    return st.one_of(st.fixed_dictionaries({}, optional=fields), json_values)
-
-
-def list_of(item: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.one_of(st.lists(item, max_size=3), json_values)
-
-
-mount_like = shaped(
-    {
-        "name": st.one_of(st.sampled_from(["sa", "data", "vault-secrets"]), json_values),
-        "mountPath": st.one_of(
-            st.sampled_from(["/var/run/secrets/kubernetes.io/serviceaccount", "/data", "/vault/secrets"]),
-            json_values,
-        ),
-        "readOnly": st.one_of(st.booleans(), json_values),
-    }
-)
-container_like = shaped(
-    {
-        "name": st.one_of(st.sampled_from(["app", "x", "vault-agent"]), json_values),
-        "image": st.just("app"),
-        "volumeMounts": list_of(mount_like),
-        "env": list_of(shaped({"name": st.text(max_size=3), "value": json_values})),
-        "securityContext": shaped({"runAsUser": st.one_of(st.integers(), json_values)}),
-    }
-)
-volume_like = shaped(
-    {
-        "name": st.one_of(st.sampled_from(["sa", "data", "vault-secrets"]), json_values),
-        "projected": shaped(
-            {"sources": list_of(shaped({"serviceAccountToken": shaped({"path": json_values})}))}
-        ),
-    }
-)
-pod_like = st.fixed_dictionaries(
-    {},
-    optional={
-        "metadata": shaped(
-            {
-                "name": json_values,
-                "namespace": st.one_of(st.sampled_from(["default", "kube-system"]), json_values),
-                "annotations": st.one_of(
-                    annotation_maps,
-                    st.dictionaries(keys, json_values, max_size=4).map(
-                        lambda found: {VAULT + "agent-inject": "true", VAULT + "role": "web", **found}
-                    ),
-                    json_values,
-                ),
-            }
-        ),
-        "spec": shaped(
-            {
-                "containers": list_of(container_like),
-                "initContainers": list_of(container_like),
-                "volumes": list_of(volume_like),
-                "shareProcessNamespace": st.one_of(st.booleans(), json_values),
-                "serviceAccountName": json_values,
-            }
-        ),
-        "status": shaped({"phase": st.one_of(st.just("Pending"), json_values)}),
-    },
-)
-
 
 def paths_in(document: Any) -> list[tuple[Any, ...]]:
     """Every path to a value inside `document` (dict keys and list indexes)."""
@@ -206,13 +105,15 @@ def check_any_pod(pod: Any) -> None:
     original = copy.deepcopy(pod)
     try:
         result = inject(pod, SETTINGS)
-    except SpecError as error:
-        event("rejected")
+    except SpecError as caught:
+        error: SpecError | None = caught
+    else:
+        error = None
+    assert pod == original, "inject must never modify its input"
+    event("rejected" if error else "injected" if result.injected else "passed")
+    if error is not None:
         assert all(each.annotation and each.message for each in error.errors)
         return
-    finally:
-        assert pod == original, "inject must never modify its input"
-    event("injected" if result.injected else "passed")
     assert reference.apply_patch(pod, result.patch) == result.pod
     if result.injected and _valid(pod):
         assert_valid_pod(result.pod)

@@ -263,16 +263,16 @@ def _check_patch_operation(index: int, operation: object) -> None:
         raise ValueError(f"operation {index} is not an object; {_PATCH_HINT}")
     op = operation.get("op")
     if not isinstance(op, str) or op not in JSON_PATCH_OPS:
-        shown = shown(op) if isinstance(op, str) else json.dumps(op)[:_SHOWN_CHARS]
-        raise ValueError(f"operation {index} has op {shown}; use one of {', '.join(JSON_PATCH_OPS)}")
+        text = shown(op) if isinstance(op, str) else json.dumps(op)[:_SHOWN_CHARS]
+        raise ValueError(f"operation {index} has op {text}; use one of {', '.join(JSON_PATCH_OPS)}")
     for member in JSON_PATCH_OPS[op]:
         if member not in operation:
             raise ValueError(f"operation {index} ({op}) needs {member!r}; {_PATCH_HINT}")
     for member in ("path", "from"):
         pointer = operation.get(member, "")
         if not isinstance(pointer, str):
-            shown = json.dumps(pointer)[:_SHOWN_CHARS]
-            raise ValueError(f"operation {index} has {member} {shown}; a JSON pointer is a string")
+            text = json.dumps(pointer)[:_SHOWN_CHARS]
+            raise ValueError(f"operation {index} has {member} {text}; a JSON pointer is a string")
         if pointer and not pointer.startswith("/"):
             raise ValueError(
                 f"operation {index} has {member} {shown(pointer)}; a JSON pointer starts with /"
