@@ -152,6 +152,11 @@ def run_inject(
         ('{"kind": "Pod", "x": ' + "[" * 150 + "]" * 150 + "}", "error: <stdin>: JSON nested more than 100"),
         ('{"kind": "Pod", "x": NaN}', "error: <stdin>: invalid JSON at line 1 column 1: NaN is not JSON"),
         ("kind: Pod\nx: " + "1" * 5000, "error: <stdin>: invalid YAML: Exceeds the limit"),
+        ("kind: Pod\nx: !!binary aGk=", "error: <stdin>: a YAML bytes value has no JSON form"),
+        ("kind: Pod\nx: !!set {a}", "error: <stdin>: a YAML set value has no JSON form"),
+        ("kind: Pod\nx: !!bool x", "error: <stdin>: invalid YAML: 'x' is not a valid !!bool"),
+        ("kind: Pod\nx: !!timestamp x", "error: <stdin>: invalid YAML: 'x' is not a valid !!timestamp"),
+        ("kind: Pod\nx: !!int ''", "error: <stdin>: invalid YAML: '' is not a valid !!int"),
         (
             "kind: Pod\na: &a [x, x, x, x, x, x, x, x, x, x]\n"
             + "".join(
@@ -162,13 +167,13 @@ def run_inject(
         ),
     ],
 )
-def test_hostile_manifests_get_one_error_line(
+def test_hostile_manifests_get_an_error_naming_the_input(
     text: str, message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run_inject(text, monkeypatch, capsys)
     assert (code, out) == (1, "")
     assert err.startswith(message)
-    assert err.count("\n") == 1
+    assert "Traceback" not in err
 
 
 def test_a_file_that_is_not_utf8_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -181,10 +186,10 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path: Path, capsys: pytest.Capture
 def test_dates_stay_strings_as_kubectl_sends_them(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = "kind: Pod\nmetadata:\n  name: p\n  labels: {released: 2024-01-31}\n"
+    text = "kind: Pod\nmetadata:\n  name: p\n  labels: {released: 2024-01-31, at: !!timestamp 2024-02-01}\n"
     code, out, _ = run_inject(text, monkeypatch, capsys)
     assert code == 0
-    assert yaml.safe_load(out)["metadata"]["labels"] == {"released": "2024-01-31"}
+    assert yaml.safe_load(out)["metadata"]["labels"] == {"released": "2024-01-31", "at": "2024-02-01"}
 
 
 def test_an_unquoted_annotation_says_to_quote_it(
@@ -243,16 +248,19 @@ documents = st.one_of(
     ),
     st.lists(json_values, max_size=3).map(yaml.safe_dump_all),
     st.text(alphabet=st.sampled_from("kind: Pod\n-[]{}&*!'\"1t.#%@|>"), max_size=60),
+    st.sampled_from(
+        ["!!binary", "!!set", "!!timestamp", "!!float", "!!python/name:os.system", "&a", "*a"]
+    ).map(lambda tag: f"kind: Pod\nmetadata: {{name: {tag} x}}\nspec: {tag} 2024-01-01\n"),
 )
 
 
 @settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(documents)
-def test_any_yaml_document_exits_0_or_1_with_an_error_line(text: str) -> None:
+@given(documents, st.sampled_from(["yaml", "json"]))
+def test_any_yaml_document_exits_0_or_1_with_an_error_line(text: str, output: str) -> None:
     stdin, stdout, stderr = sys.stdin, sys.stdout, sys.stderr
     sys.stdin, sys.stdout, sys.stderr = io.StringIO(text), io.StringIO(), io.StringIO()
     try:
-        code = main(["inject", *ADDR])
+        code = main(["inject", "-o", output, *ADDR])
         err = sys.stderr.getvalue()
     finally:
         sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr

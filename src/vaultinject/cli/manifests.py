@@ -111,10 +111,34 @@ class _Loader(yaml.SafeLoader):
     """YAML as Kubernetes reads it: a date such as 2024-01-01 stays a string (kubectl sends it as one)."""
 
 
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_SCALAR_FORMS: dict[str, list[Any]] = {}
+for _resolvers in yaml.SafeLoader.yaml_implicit_resolvers.values():
+    for _tag, _regexp in _resolvers:
+        _SCALAR_FORMS.setdefault(_tag, []).append(_regexp)
+
+
+def _checked_scalar(tag: str, construct: Any) -> Any:
+    """PyYAML builds an explicitly tagged scalar (`!!bool x`) without checking its form, and crashes."""
+
+    def construct_checked(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        value = loader.construct_scalar(node)  # type: ignore[arg-type]
+        if not any(form.match(value) for form in _SCALAR_FORMS[tag]):
+            short = tag.rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{value!r} is not a valid !!{short}", node.start_mark
+            )
+        return value if tag == _TIMESTAMP else construct(loader, node)
+
+    return construct_checked
+
+
+for _tag in _SCALAR_FORMS.keys() & yaml.SafeLoader.yaml_constructors.keys():  # not merge and value
+    _Loader.add_constructor(_tag, _checked_scalar(_tag, yaml.SafeLoader.yaml_constructors[_tag]))
 
 
 MAX_MANIFEST_CHARS = 64 << 20
@@ -150,7 +174,7 @@ def _parse_yaml(name: str, text: str) -> list[Any]:
 
 
 def _check_size(name: str, documents: list[Any]) -> None:
-    """Refuse nesting deeper than JSON annotations may be, and more values than any manifest has."""
+    """Refuse what the API server could not take: values JSON lacks, deep nesting, alias bombs."""
     budget = MAX_MANIFEST_VALUES
     stack: list[tuple[Any, int]] = [(document, 1) for document in documents]
     while stack:
@@ -164,6 +188,9 @@ def _check_size(name: str, documents: list[Any]) -> None:
             stack += [(item, depth + 1) for item in value.values()]
         elif isinstance(value, list):
             stack += [(item, depth + 1) for item in value]
+        elif not isinstance(value, str | int | float | None):
+            tag = type(value).__name__  # an explicit tag, such as !!binary, !!set or !!timestamp
+            raise ManifestError(f"{name}: a YAML {tag} value has no JSON form; write it as a string")
 
 
 def _flatten(documents: list[Any], name: str) -> list[Json]:
