@@ -553,7 +553,8 @@ def _features(reader: _Reader, suffix: str, default: str) -> tuple[str, ...]:
         unknown = [item for item in items if item not in CONNECTION_FEATURES]
         if unknown:
             raise ValueError(
-                f"{', '.join(unknown)} unknown; use a comma list of {', '.join(CONNECTION_FEATURES)}"
+                f"{', '.join(values.shown(item) for item in unknown)} unknown; "
+                f"use a comma list of {', '.join(CONNECTION_FEATURES)}"
             )
         return items
 

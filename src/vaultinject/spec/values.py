@@ -274,9 +274,7 @@ def _check_patch_operation(index: int, operation: object) -> None:
             text = json.dumps(pointer)[:_SHOWN_CHARS]
             raise ValueError(f"operation {index} has {member} {text}; a JSON pointer is a string")
         if pointer and not pointer.startswith("/"):
-            raise ValueError(
-                f"operation {index} has {member} {shown(pointer)}; a JSON pointer starts with /"
-            )
+            raise ValueError(f"operation {index} has {member} {shown(pointer)}; a JSON pointer starts with /")
 
 
 def parse_json_value(raw: str) -> object:
