@@ -48,7 +48,8 @@ def inject(
     """
     settings = settings or Settings()
     problems = shapes.decision_problems(pod)
-    shapes.check(problems + shapes.injection_problems(pod) if problems else [])
+    if problems:  # whether the pod opts in is unknown: report its spec's problems too
+        shapes.check(problems + shapes.injection_problems(pod))
     namespace = namespace or (pod.get("metadata") or {}).get("namespace") or "default"
     decision = decide(pod, namespace)
     if not decision.inject:
