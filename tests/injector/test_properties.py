@@ -11,38 +11,12 @@ from hypothesis import strategies as st
 
 from tests.budget import examples
 from tests.injector.podcheck import assert_valid_pod
+from tests.injector.strategies import annotation_maps, json_values, pod_like
 from vaultinject.injector import SpecError, inject
 from vaultinject.spec import Settings
-from vaultinject.spec.parser import KNOWN_KEYS, PER_SECRET_PREFIXES, SECRET_PREFIXES
 
 VAULT = "vault.hashicorp.com/"
 SETTINGS = Settings(vault_addr="https://vault:8200")
-
-secret_names = st.sampled_from(["db", "DB", "api", "a.b", "x-y_z", "token", "cfg"])
-values = st.one_of(
-    st.sampled_from(["true", "false", "", "1", "0", "yes", "500m", "64Mi", "128mb", "/vault/secrets", "/etc/x",
-                     "../x", "x", "map", "json", "native", "classic", "init-only", "10s", "1m", "0400", "null",
-                     '[{"op":"add","path":"/env/-","value":{"name":"A","value":"1"}}]', "[{}]", "kubernetes",
-                     "jwt", "approle", "aws", "web", "1000", "0", "-1", "a,b", "auto-auth"]),
-    st.text(max_size=12),
-)  # fmt: skip
-keys = st.one_of(
-    st.sampled_from(sorted(KNOWN_KEYS)).map(lambda key: VAULT + key),
-    st.tuples(st.sampled_from(SECRET_PREFIXES + PER_SECRET_PREFIXES), secret_names).map(
-        lambda kv: VAULT + kv[0] + kv[1]
-    ),
-    st.sampled_from(
-        [
-            "vaultinject.io/mode",
-            "vaultinject.io/token-audience",
-            "vaultinject.io/other",
-            VAULT + "auth-config-role",
-        ]
-    ),
-)
-annotation_maps = st.dictionaries(keys, values, max_size=12).map(
-    lambda found: {VAULT + "agent-inject": "true", VAULT + "role": "web", **found}
-)
 
 
 def a_pod(annotations: dict[str, str], with_init: bool, with_token: bool) -> dict[str, Any]:
@@ -92,3 +66,74 @@ def test_any_annotations_give_a_spec_error_or_a_valid_pod_with_an_exact_patch(
         assert_valid_pod(result.pod)
         again = inject(result.pod, SETTINGS)
         assert (again.injected, again.patch, again.pod) == (False, [], result.pod)
+
+
+# Properties over malformed pods: arbitrary pod-like structures, and valid pods with one field replaced by
+# a value of any type. Each gives a SpecError naming the field, or an injection whose patch applies.
+
+
+def paths_in(document: Any) -> list[tuple[Any, ...]]:
+    """Every path to a value inside `document` (dict keys and list indexes)."""
+    found: list[tuple[Any, ...]] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        children = (
+            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        )
+        for key, child in children:
+            found.append((*path, key))
+            stack.append(((*path, key), child))
+    return found
+
+
+@st.composite
+def mutated_pods(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid, injectable pod with one value anywhere in it replaced by any JSON value."""
+    pod = a_pod(draw(annotation_maps), draw(st.booleans()), draw(st.booleans()))
+    pod["spec"]["containers"][0]["securityContext"] = {"runAsUser": 1000}
+    path = draw(st.sampled_from(paths_in(pod)))
+    parent = pod
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = draw(json_values)
+    return pod
+
+
+def check_any_pod(pod: Any) -> None:
+    """A SpecError with a name and a message, or an injection whose patch applies; never another error."""
+    original = copy.deepcopy(pod)
+    try:
+        result = inject(pod, SETTINGS)
+    except SpecError as caught:
+        error: SpecError | None = caught
+    else:
+        error = None
+    assert pod == original, "inject must never modify its input"
+    event("rejected" if error else "injected" if result.injected else "passed")
+    if error is not None:
+        assert all(each.annotation and each.message for each in error.errors)
+        return
+    assert reference.apply_patch(pod, result.patch) == result.pod
+    if result.injected and _valid(pod):
+        assert_valid_pod(result.pod)
+
+
+def _valid(pod: dict[str, Any]) -> bool:
+    try:
+        assert_valid_pod({**pod, "spec": pod.get("spec") or {}})
+    except (AssertionError, KeyError, TypeError):
+        return False
+    return True
+
+
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pod_like)
+def test_any_pod_like_structure_gives_a_clear_error_or_an_injection_that_applies(pod: Any) -> None:
+    check_any_pod(pod)
+
+
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_pods())
+def test_a_valid_pod_with_any_field_of_a_wrong_type_gives_a_clear_error_or_an_injection(pod: Any) -> None:
+    check_any_pod(pod)

@@ -2,7 +2,7 @@
 
 import sys
 
-from vaultinject.agent.config import ConfigError, load_spec, parse_arguments
+from vaultinject.agent.config import HELP, HELP_FLAGS, ConfigError, load_spec, parse_arguments
 from vaultinject.agent.logs import Logger
 from vaultinject.agent.renderer import compile_templates
 from vaultinject.agent.runner import Agent
@@ -10,8 +10,12 @@ from vaultinject.agent.runner import Agent
 
 def main(argv: list[str] | None = None) -> int:
     """Run the agent; exit 2 on configuration it cannot run with (retrying would not help)."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if any(flag in HELP_FLAGS for flag in arguments):
+        print(HELP)
+        return 0
     try:
-        options = parse_arguments(sys.argv[1:] if argv is None else argv)
+        options = parse_arguments(arguments)
         spec = load_spec(options.annotations_file)
     except ConfigError as error:
         Logger().error("cannot start", error=str(error), cause="configuration")

@@ -19,6 +19,19 @@ from vaultinject.spec import (
 
 MODES = ("init", "sidecar", "native")
 USAGE = "--mode init|sidecar|native [--annotations FILE] [--state-dir DIR]"
+HELP_FLAGS = ("-h", "--help")
+HELP = f"""usage: vaultinject-agent {USAGE}
+
+The in-pod agent the injector adds: logs in to Vault, renders the pod's secrets, keeps them fresh.
+
+options:
+  --mode init|sidecar|native  init: render every secret once, then exit; sidecar: resume from the init
+                              container's state and keep secrets fresh; native: both, as one native sidecar
+  --annotations FILE          the pod's annotations (downward API) [{PODINFO_ANNOTATIONS_FILE}]
+  --state-dir DIR             private state: token, leases, readiness markers [{AGENT_STATE_PATH}]
+  -h, --help                  print this help and exit
+
+The injector's settings arrive as VAULTINJECT_* environment variables."""
 
 
 class ConfigError(Exception):

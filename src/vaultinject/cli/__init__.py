@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
@@ -41,9 +42,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command not in SUBCOMMANDS:
         print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    run: Callable[[list[str]], int] = import_module(SUBCOMMANDS[command][0]).main
     try:
+        run: Callable[[list[str]], int] = import_module(SUBCOMMANDS[command][0]).main
         return run(rest)
     except SystemExit as exit_:  # argparse and the commands exit with a code; return it instead
         code = exit_.code
         return code if isinstance(code, int) else 0 if code is None else 1
+    except KeyboardInterrupt:
+        print(f"vaultinject {command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:  # `vaultinject inject | head`: the reader left, so stop quietly
+        _discard_stdout()
+        return BROKEN_PIPE
+
+
+INTERRUPTED = 128 + 2  # what a shell reports for a command ended by SIGINT
+BROKEN_PIPE = 128 + 13  # ... and by SIGPIPE
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit raises no second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (tests capture it)
+        pass

@@ -15,9 +15,14 @@ SERVERS: dict[str, tuple[str, str]] = {
 def main(argv: list[str]) -> int:
     """Forward to the named lab server's own command line."""
     if not argv or argv[0] not in SERVERS:
-        print("usage: vaultinject lab <server> [options]\n\nservers:", file=sys.stderr)
+        asked = bool(argv) and argv[0] in {"-h", "--help"}
+        stream = sys.stdout if asked else sys.stderr
+        if argv and not asked:
+            print(f"error: unknown lab server {argv[0]!r}", file=stream)
+        print("usage: vaultinject lab <server> [options]\n\nservers:", file=stream)
         for name, (_, help_) in SERVERS.items():
-            print(f"  {name:<7} {help_}", file=sys.stderr)
-        return 0 if argv and argv[0] in {"-h", "--help"} else 2
+            print(f"  {name:<7} {help_}", file=stream)
+        print("\nRun `vaultinject lab <server> --help` for a server's options.", file=stream)
+        return 0 if asked else 2
     run: Callable[[list[str]], int] = import_module(SERVERS[argv[0]][0]).main
     return run(argv[1:])

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from vaultinject import templates
-from vaultinject.injector import jsonpatch
+from vaultinject.injector import jsonpatch, shapes
 from vaultinject.injector.decision import Decision, decide
 from vaultinject.injector.mutate import mutate
 from vaultinject.injector.names import INIT_CONTAINER, SIDECAR
@@ -41,13 +41,20 @@ def inject(
 ) -> Injection:
     """Inject `pod` if it opts in; raise `SpecError` if it opts in but cannot be injected.
 
+    A malformed pod raises `SpecError` too, one per problem, each named by its path. A pod that does not
+    opt in passes untouched, and only the fields that decide it are checked.
+
     `namespace` is the admission request's namespace; by default the pod's own, else `default`.
     """
     settings = settings or Settings()
+    problems = shapes.decision_problems(pod)
+    if problems:  # whether the pod opts in is unknown: report its spec's problems too
+        shapes.check(problems + shapes.injection_problems(pod))
     namespace = namespace or (pod.get("metadata") or {}).get("namespace") or "default"
     decision = decide(pod, namespace)
     if not decision.inject:
         return Injection(dict(pod), [], None, (), decision.reason)
+    shapes.check(shapes.injection_problems(pod))
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     spec = parse(annotations, settings)
     check_templates(spec)
@@ -97,6 +104,7 @@ def _touched(pod: Mapping[str, Any]) -> dict[str, Any]:
     view: dict[str, Any] = {}
     for section, keys in TOUCHED.items():
         if section in pod:
-            part = pod[section] or {}
-            view[section] = {key: part[key] for key in keys if key in part}
+            part = pod[section]
+            # a null section (absent, to the API server) is replaced whole, which the patch can apply
+            view[section] = None if part is None else {key: part[key] for key in keys if key in part}
     return view

@@ -112,12 +112,32 @@ def _identity(item: Any) -> Any:
     return ("value", json.dumps(item, sort_keys=True))
 
 
+# What a patch may add to a document, in JSON characters: a container is a few KiB, and a whole Pod
+# object is at most 1.5 MiB (etcd's limit); `copy` ops that double the document stop here, not at OOM.
+MAX_ADDED_CHARS = 1 << 20
+
+
+class _Growth:
+    """Copies values into the document, counting the characters added against `MAX_ADDED_CHARS`."""
+
+    def __init__(self) -> None:
+        self.added = 0
+
+    def copy(self, value: Any) -> Any:
+        text = json.dumps(value)
+        self.added += len(text)
+        if self.added > MAX_ADDED_CHARS:
+            raise ValueError(f"the patch adds more than {MAX_ADDED_CHARS} characters of JSON")
+        return json.loads(text)
+
+
 def apply(document: Any, patch: list[dict[str, Any]] | tuple[Any, ...]) -> Any:
     """Apply `patch` to a copy of `document` and return it; raise PatchError naming the failing op."""
     result = copy_json(document)
+    growth = _Growth()
     for index, operation in enumerate(patch):
         try:
-            result = _apply_one(result, operation)
+            result = _apply_one(result, operation, growth)
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             raise PatchError(
                 f"operation {index} ({operation.get('op')} {operation.get('path')}): {exc}"
@@ -125,24 +145,24 @@ def apply(document: Any, patch: list[dict[str, Any]] | tuple[Any, ...]) -> Any:
     return result
 
 
-def _apply_one(document: Any, operation: dict[str, Any]) -> Any:
+def _apply_one(document: Any, operation: dict[str, Any], growth: _Growth) -> Any:
     op, path = operation["op"], operation["path"]
     if op == "add":
-        return _add(document, path, copy_json(operation["value"]))
+        return _add(document, path, growth.copy(operation["value"]))
     if op == "remove":
         return _remove(document, path)[0]
     if op == "replace":
         if path == "":
-            return copy_json(operation["value"])
+            return growth.copy(operation["value"])
         _resolve(document, path)
-        return _add(_remove(document, path)[0], path, copy_json(operation["value"]))
+        return _add(_remove(document, path)[0], path, growth.copy(operation["value"]))
     if op == "move":
         if path.startswith(operation["from"] + "/"):
             raise ValueError("cannot move a value into one of its own children")
         document, value = _remove(document, operation["from"])
         return _add(document, path, value)
     if op == "copy":
-        return _add(document, path, copy_json(_resolve(document, operation["from"])))
+        return _add(document, path, growth.copy(_resolve(document, operation["from"])))
     if op == "test":
         if _resolve(document, path) != operation["value"]:
             raise ValueError("test failed: the value differs")

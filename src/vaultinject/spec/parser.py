@@ -104,13 +104,43 @@ _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 
 def parse(annotations: Mapping[str, str], settings: Settings | None = None) -> InjectionSpec:
     """Parse a pod's annotations; raise `SpecError` (holding every error in `.errors`) if any is invalid."""
-    reader = _Reader(annotations)
+    strings, errors = string_annotations(annotations)
+    if not isinstance(annotations, Mapping):
+        raise errors[0]
+    reader = _Reader(strings)
+    reader.errors += errors
+    reader.refused = {error.annotation for error in errors}
     spec = _build(reader, settings or Settings())
     if reader.errors:
         first = reader.errors[0]
         first.errors = tuple(reader.errors)
         raise first
     return spec
+
+
+def string_annotations(annotations: object) -> tuple[dict[str, str], list[SpecError]]:
+    """The annotations as strings, and an error for every key and value that is not one.
+
+    Kubernetes annotations are strings; YAML turns an unquoted `1000` or `true` into a number or a
+    boolean. A refused value stays in the result as the string it most likely meant, so it causes no
+    second, misleading error (a missing role, say).
+    """
+    if not isinstance(annotations, Mapping):
+        return {}, [SpecError(ANNOTATIONS_FIELD, "must be a mapping of annotation names to strings")]
+    strings: dict[str, str] = {}
+    errors: list[SpecError] = []
+    for key, value in annotations.items():
+        if not isinstance(key, str):
+            errors.append(SpecError(ANNOTATIONS_FIELD, f"an annotation name {values.string_hint(key)}"))
+        elif isinstance(value, str):
+            strings[key] = value
+        else:
+            errors.append(SpecError(key or f'{ANNOTATIONS_FIELD}[""]', values.string_hint(value)))
+            strings[key] = values.string_stand_in(value)
+    return strings, errors
+
+
+ANNOTATIONS_FIELD = "metadata.annotations"
 
 
 class _Reader:
@@ -121,6 +151,7 @@ class _Reader:
         self.sorted_keys = sorted(annotations)
         self.errors: list[SpecError] = []
         self.warnings: list[str] = []
+        self.refused: set[str] = set()  # annotations already refused for not being strings
 
     def raw(self, suffix: str) -> str | None:
         return self.annotations.get(VAULT_PREFIX + suffix)
@@ -130,7 +161,8 @@ class _Reader:
 
     def fail(self, key: str, message: str) -> None:
         full = key if "/" in key else VAULT_PREFIX + key
-        self.errors.append(SpecError(full, message))
+        if full not in self.refused:
+            self.errors.append(SpecError(full, message))
 
     def value(self, suffix: str, parser: Callable[[str], T], default: T) -> T:
         """The parsed annotation, or `default` when it is absent (or invalid, after recording why)."""
@@ -143,7 +175,8 @@ class _Reader:
         try:
             return parser(raw)
         except ValueError as exc:
-            self.fail(key, str(exc))
+            # parsers quote the value; a long one is shortened (a 5000-digit number helps nobody)
+            self.fail(key, str(exc).replace(repr(raw), values.shown(raw)))
             return default
 
     def text(self, suffix: str, default: str | None = None) -> str | None:
@@ -202,12 +235,7 @@ def _build(reader: _Reader, settings: Settings) -> InjectionSpec:
         ),
         revoke_grace=reader.value("agent-revoke-grace", values.parse_uint, 5),
         template_config=_template_config(reader, settings),
-        telemetry=frozen_mapping(
-            {
-                key.replace("-", "_"): values.parse_json_value(raw)
-                for key, _, raw in reader.keys_with_prefix("agent-telemetry-")
-            }
-        ),
+        telemetry=_telemetry(reader),
         disable_idle_connections=_features(
             reader, "agent-disable-idle-connections", settings.disable_idle_connections
         ),
@@ -218,6 +246,13 @@ def _build(reader: _Reader, settings: Settings) -> InjectionSpec:
         not_ready_after=values.parse_duration_or_seconds(settings.not_ready_after),
         warnings=tuple(reader.warnings),
     )
+
+
+def _telemetry(reader: _Reader) -> Mapping[str, object]:
+    found: dict[str, object] = {}
+    for suffix, key, raw in reader.keys_with_prefix("agent-telemetry-"):
+        found[suffix.replace("-", "_")] = reader.parse(key, raw, values.parse_json_value, None)
+    return frozen_mapping(found)
 
 
 def _check_unknown_keys(reader: _Reader) -> None:
@@ -524,7 +559,8 @@ def _features(reader: _Reader, suffix: str, default: str) -> tuple[str, ...]:
         unknown = [item for item in items if item not in CONNECTION_FEATURES]
         if unknown:
             raise ValueError(
-                f"{', '.join(unknown)} unknown; use a comma list of {', '.join(CONNECTION_FEATURES)}"
+                f"{', '.join(values.shown(item) for item in unknown)} unknown; "
+                f"use a comma list of {', '.join(CONNECTION_FEATURES)}"
             )
         return items
 
