@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from . import timefmt
+from .budget import ITEM_BYTES, Budget
 from .builtins import BUILTINS
 from .funcdef import ANY, ANYS, INT, STRING, STRINGS, FuncError, GoFunc, func
 from .gofmt import from_go_bytes, go_bytes, go_quote
@@ -41,12 +42,20 @@ if TYPE_CHECKING:
 
 
 class RenderContext:
-    """Per-render state the source-backed functions need."""
+    """Per-render state the source-backed functions need: the source, the budget, what was read."""
 
-    __slots__ = ("source",)
+    __slots__ = ("budget", "read", "source")
 
-    def __init__(self, source: SecretSource) -> None:
+    def __init__(self, source: SecretSource, budget: Budget) -> None:
         self.source = source
+        self.budget = budget
+        self.read: list[object] = []  # Every answer the source gave: secret data, for redaction.
+
+    def remember(self, value: object) -> object:
+        """Record an answer of the source and return it."""
+        if value is not None:
+            self.read.append(value)
+        return value
 
 
 def _kv_params(items: tuple[str, ...]) -> dict[str, str]:
@@ -56,7 +65,7 @@ def _kv_params(items: tuple[str, ...]) -> dict[str, str]:
             continue
         key, sep, value = item.partition("=")
         if not sep:
-            raise FuncError(f"not k=v pair {go_quote(item)}")
+            raise FuncError(f"not k=v pair {go_quote(item)}", item)
         data[key.strip(GO_SPACE)] = value.strip(GO_SPACE)
     return data
 
@@ -66,13 +75,15 @@ def _secret(ctx: RenderContext, *args: str) -> object:
         return None
     path, rest = args[0], args[1:]
     params = _kv_params(rest) if rest else None
-    return ctx.source.secret(path, params)
+    return ctx.remember(ctx.source.secret(path, params))
 
 
 def _secrets(ctx: RenderContext, path: str) -> StrList:
     if not path:
         return NilStrList()
-    return StrList(ctx.source.secrets(path))
+    keys = ctx.source.secrets(path)
+    ctx.remember(keys)
+    return StrList(keys)
 
 
 def _pki_cert(ctx: RenderContext, *args: str) -> object:
@@ -80,22 +91,23 @@ def _pki_cert(ctx: RenderContext, *args: str) -> object:
         return None
     result = ctx.source.pki_cert(args[0], _kv_params(args[1:]))
     if isinstance(result, Secret):
-        return PemEncoded.from_secret(result)
-    return result
+        result = PemEncoded.from_secret(result)
+    return ctx.remember(result)
 
 
 def _env(ctx: RenderContext, name: str) -> str:
-    return ctx.source.env(name)
+    return ctx.source.env(name) or ""
 
 
 def _env_or_default(ctx: RenderContext, name: str, default: str) -> str:
+    """os.LookupEnv, as consul-template: only an unset variable gets the default."""
     value = ctx.source.env(name)
-    return value if value != "" else default
+    return default if value is None else value
 
 
 def _must_env(ctx: RenderContext, name: str) -> str:
     value = ctx.source.env(name)
-    if value == "":
+    if not value:
         raise FuncError(f"required environment variable {name} is empty")
     return value
 
@@ -146,19 +158,26 @@ def _parse_json(text: str) -> object:
     try:
         return json.loads(text, parse_int=float, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise FuncError(_json_error(text, exc.pos, exc.msg)) from None
+        raise _json_error(text, exc.pos, exc.msg) from None
     except ValueError as exc:
-        raise FuncError(f"invalid character {exc.args[0][0]!r} looking for beginning of value") from None
+        shown = repr(exc.args[0][0])
+        raise FuncError(f"invalid character {shown} looking for beginning of value", shown) from None
 
 
-def _json_error(text: str, pos: int, msg: str) -> str:
+def _parse_json_size(_limit: int, text: str) -> int:
+    """Decoded JSON takes an object per value: at most one more than the separators and openers."""
+    values = 1 + sum(text.count(mark) for mark in ",:[{")
+    return len(text) + values * ITEM_BYTES
+
+
+def _json_error(text: str, pos: int, msg: str) -> FuncError:
     if pos >= len(text.rstrip()) or msg.startswith("Unterminated string"):
-        return "unexpected end of JSON input"
-    char = text[pos]
+        return FuncError("unexpected end of JSON input")
+    shown = _rune(text[pos])
     for prefix, context in _JSON_CONTEXTS:
         if msg.startswith(prefix):
-            return f"invalid character {_rune(char)} {context}"
-    return f"invalid character {_rune(char)} looking for beginning of value"
+            return FuncError(f"invalid character {shown} {context}", shown)
+    return FuncError(f"invalid character {shown} looking for beginning of value", shown)
 
 
 # Python's json messages and the scanner states Go names in its errors.
@@ -222,8 +241,22 @@ def _split(sep: str, text: str) -> StrList:
     return StrList(text.split(sep))
 
 
+def _split_size(_limit: int, sep: str, text: str) -> int:
+    pieces = len(text) if sep == "" else text.count(sep) + 1
+    return len(text) + pieces * ITEM_BYTES
+
+
 def _join(sep: str, items: StrList) -> str:
     return sep.join(items)
+
+
+def _join_size(limit: int, sep: str, items: StrList) -> int:
+    total = len(sep) * max(0, len(items) - 1)
+    for item in items:
+        total += len(item)
+        if total > limit:
+            break
+    return total
 
 
 def _trim_space(text: str) -> str:
@@ -244,6 +277,11 @@ def _trim_suffix(suffix: str, text: str) -> str:
 
 def _replace_all(old: str, new: str, text: str) -> str:
     return text.replace(old, new)
+
+
+def _replace_all_size(_limit: int, old: str, new: str, text: str) -> int:
+    count = len(text) + 1 if old == "" else text.count(old)
+    return len(text) + count * (len(new) - len(old))
 
 
 def _simple_case(text: str, upper: bool) -> str:
@@ -299,14 +337,15 @@ def _indent(spaces: int, text: str) -> str:
     if spaces < 0:
         raise FuncError("indent value must be a positive integer")
     prefix = " " * spaces
-    out = []
-    at_line_start = True
-    for char in text:
-        if at_line_start and char != "\n":
-            out.append(prefix)
-        out.append(char)
-        at_line_start = char == "\n"
-    return "".join(out)
+    return "\n".join(prefix + line if line else line for line in text.split("\n"))
+
+
+def _indent_size(limit: int, spaces: int, text: str) -> int:
+    if spaces <= 0:
+        return len(text)
+    if spaces > limit:
+        return spaces  # Any line at all would be too long: do not count them.
+    return len(text) + spaces * (text.count("\n") + 1)
 
 
 # Membership.
@@ -357,7 +396,7 @@ def _parse_bool(text: str) -> bool:
         return True
     if text in ("0", "f", "F", "FALSE", "false", "False"):
         return False
-    raise FuncError(f"parseBool: strconv.ParseBool: parsing {go_quote(text)}: invalid syntax")
+    raise FuncError(f"parseBool: strconv.ParseBool: parsing {go_quote(text)}: invalid syntax", text)
 
 
 def _parse_int(text: str) -> Int64:
@@ -365,10 +404,10 @@ def _parse_int(text: str) -> Int64:
         return Int64(0)
     body = text[1:] if text[:1] in "+-" else text
     if not body or not body.isascii() or not body.isdigit():
-        raise FuncError(f"parseInt: strconv.ParseInt: parsing {go_quote(text)}: invalid syntax")
+        raise FuncError(f"parseInt: strconv.ParseInt: parsing {go_quote(text)}: invalid syntax", text)
     value = int(text)
     if not -(1 << 63) <= value < 1 << 63:
-        raise FuncError(f"parseInt: strconv.ParseInt: parsing {go_quote(text)}: value out of range")
+        raise FuncError(f"parseInt: strconv.ParseInt: parsing {go_quote(text)}: value out of range", text)
     return Int64(value)
 
 
@@ -379,7 +418,7 @@ def _parse_float(text: str) -> float:
         return 0.0
     value, reason = go_parse_float(text)
     if value is None:
-        raise FuncError(f"parseFloat: strconv.ParseFloat: parsing {go_quote(text)}: {reason}")
+        raise FuncError(f"parseFloat: strconv.ParseFloat: parsing {go_quote(text)}: {reason}", text)
     return value
 
 
@@ -432,7 +471,7 @@ CONSUL_TEMPLATE_FUNCS: dict[str, GoFunc] = {
         func("toUnescapedJSONPretty", _to_unescaped_json_pretty, ANY),
         func("toYAML", _to_yaml, ANY),
         func("toTOML", _to_toml, ANY),
-        func("parseJSON", _parse_json, STRING, returns_interface=True),
+        func("parseJSON", _parse_json, STRING, returns_interface=True, estimate=_parse_json_size),
         func("parseBool", _parse_bool, STRING),
         func("parseInt", _parse_int, STRING),
         func("parseFloat", _parse_float, STRING),
@@ -440,17 +479,17 @@ CONSUL_TEMPLATE_FUNCS: dict[str, GoFunc] = {
         func("base64Decode", _base64_decode, STRING),
         func("base64URLEncode", _base64_url_encode, STRING),
         func("base64URLDecode", _base64_url_decode, STRING),
-        func("split", _split, STRING, STRING),
-        func("join", _join, STRING, STRINGS),
+        func("split", _split, STRING, STRING, estimate=_split_size),
+        func("join", _join, STRING, STRINGS, estimate=_join_size),
         func("trimSpace", _trim_space, STRING),
         func("trim", _trim, STRING, STRING),
         func("trimPrefix", _trim_prefix, STRING, STRING),
         func("trimSuffix", _trim_suffix, STRING, STRING),
-        func("replaceAll", _replace_all, STRING, STRING, STRING),
+        func("replaceAll", _replace_all, STRING, STRING, STRING, estimate=_replace_all_size),
         func("toLower", _to_lower, STRING),
         func("toUpper", _to_upper, STRING),
         func("toTitle", _to_title, STRING),
-        func("indent", _indent, INT, STRING),
+        func("indent", _indent, INT, STRING, estimate=_indent_size),
         func("contains", _contains, ANY, ANY),
         func("in", _in, ANY, ANY),
         func("containsAll", _contains_some(True, True), ANYS, ANY),
