@@ -13,7 +13,7 @@ from __future__ import annotations
 #: Nodes walked, commands evaluated and range iterations (about a second of pure Python work).
 MAX_STEPS = 1_000_000
 #: Function calls and template invocations.
-MAX_CALLS = 100_000
+MAX_CALLS = 50_000
 #: Bytes of any one value a function builds.
 MAX_VALUE_BYTES = 4 * 1024 * 1024
 #: Bytes of all the values functions build during one render.
@@ -109,6 +109,22 @@ def approx_size(value: object, limit: int) -> int:
                 break
         return total
     return ITEM_BYTES
+
+
+def indented_size(value: object, limit: int, indent: int = 0) -> int:
+    """Bytes of a value written one item per line, each line indented two spaces per level."""
+    if isinstance(value, dict):
+        items: list[object] = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return indent + approx_size(value, limit)
+    total = indent + 2
+    for item in items:
+        total += indented_size(item, limit - total, indent + 2) + 2
+        if total > limit:
+            break
+    return total
 
 
 def sum_sizes(values: tuple[object, ...], limit: int) -> int:

@@ -245,6 +245,8 @@ class Executor:
         self.depth += 1
         try:
             self.walk(value, tree.root)
+        except BudgetExceeded as exc:
+            raise self.fail(str(exc)) from None  # Located in this template, before it is left.
         finally:
             self.depth -= 1
             self.vars, self.tree_name = saved

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from . import timefmt
-from .budget import ITEM_BYTES, Budget
+from .budget import ITEM_BYTES, Budget, indented_size
 from .builtins import BUILTINS
 from .funcdef import ANY, ANYS, INT, STRING, STRINGS, FuncError, GoFunc, func
 from .gofmt import from_go_bytes, go_bytes, go_quote
@@ -136,6 +136,10 @@ def _to_unescaped_json(value: object) -> str:
 
 def _to_unescaped_json_pretty(value: object) -> str:
     return _marshal("toUnescapedJSONPretty", value, indent="  ", escape_html=False)
+
+
+def _indented_size(limit: int, value: object) -> int:
+    return indented_size(value, limit)
 
 
 def _to_yaml(value: object) -> str:
@@ -466,11 +470,11 @@ CONSUL_TEMPLATE_FUNCS: dict[str, GoFunc] = {
         _ctx("envOrDefault", _env_or_default, STRING, STRING),
         _ctx("mustEnv", _must_env, STRING),
         func("toJSON", _to_json, ANY),
-        func("toJSONPretty", _to_json_pretty, ANY),
+        func("toJSONPretty", _to_json_pretty, ANY, estimate=_indented_size),
         func("toUnescapedJSON", _to_unescaped_json, ANY),
-        func("toUnescapedJSONPretty", _to_unescaped_json_pretty, ANY),
-        func("toYAML", _to_yaml, ANY),
-        func("toTOML", _to_toml, ANY),
+        func("toUnescapedJSONPretty", _to_unescaped_json_pretty, ANY, estimate=_indented_size),
+        func("toYAML", _to_yaml, ANY, estimate=_indented_size),
+        func("toTOML", _to_toml, ANY, estimate=_indented_size),
         func("parseJSON", _parse_json, STRING, returns_interface=True, estimate=_parse_json_size),
         func("parseBool", _parse_bool, STRING),
         func("parseInt", _parse_int, STRING),
