@@ -67,19 +67,29 @@ ATTACKS = {
     "a million wide printf verbs": ('{{ printf "' + "%1000000d" * 100 + '" 1 }}', "exceeds the limit"),
     "one value printed many times": (
         '{{ $x := indent 3000000 "x" }}{{ print' + " $x" * 100 + " }}",
-        "exceeds the limit",
+        "exceeds its 1000 ms of work",
     ),
     "a huge join separator": (
         '{{ $x := indent 1000000 "x" }}{{ join $x (' + _THOUSAND + ") }}",
         "exceeds the limit",
     ),
     "a split into millions of pieces": (
-        '{{ printf "%03000000d" 0 | replaceAll "0" "," | split "," | len }}',
-        "exceeds the limit",
+        '{{ ","' + ' | replaceAll "," ",,,,,,,,,,"' * 6 + ' | split "," | len }}',
+        "a value of 65000064 bytes exceeds the limit",
     ),
     "a parseJSON of millions of values": (
-        '{{ printf "%01000000d" 0 | replaceAll "0" "[]," | printf "[%s[]]" | parseJSON | len }}',
+        '{{ "<x>"' + ' | replaceAll "x" "xxxxxxxxxx"' * 6 + ' | replaceAll "x" "[],"'
+        ' | replaceAll "<" "[" | replaceAll ">" "[]]" | parseJSON | len }}',
         "exceeds the limit",
+    ),
+    "base64Decode of megabytes": (
+        '{{ indent 2000000 "x" | base64Encode | base64Decode | len }}',
+        "exceeds its 1000 ms of work",
+    ),
+    "urlquery of megabytes": ('{{ indent 2000000 "x" | urlquery | len }}', "exceeds its 1000 ms of work"),
+    "a slow function called in a loop": (
+        '{{ $x := indent 100000 "ä" }}{{ range ' + _THOUSAND + " }}{{ $y := toTitle $x }}{{ end }}",
+        "exceeds its 1000 ms of work",
     ),
 }
 

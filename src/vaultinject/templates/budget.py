@@ -4,11 +4,16 @@ Admission accepts any template that parses, so evaluation itself must be bounded
 where work grows charges the same :class:`Budget`: each node walked, command evaluated and range
 iteration is a step; each function call and template invocation is a call; each value a function
 builds is measured (before it is built where the size is known from the arguments) against a cap
-per value and a cap on all bytes built in the render; output has its own cap. The defaults keep a
-render near a second and well inside the agent's 64Mi memory limit.
+per value and a cap on all bytes built in the render; the work inside functions is charged, before
+and after each call, at the function's measured cost per byte read and built; output has its own
+cap. The defaults keep a render near a second and well inside the agent's 64Mi memory limit.
 """
 
 from __future__ import annotations
+
+TYPE_CHECKING = False  # typing is not imported at run time: importing this package must stay cheap.
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 #: Nodes walked, commands evaluated and range iterations (about a second of pure Python work).
 MAX_STEPS = 1_000_000
@@ -20,6 +25,8 @@ MAX_VALUE_BYTES = 4 * 1024 * 1024
 MAX_BUILT_BYTES = 32 * 1024 * 1024
 #: Characters of rendered output.
 MAX_OUTPUT = 8 * 1024 * 1024
+#: Estimated nanoseconds of work inside functions (each declares its cost per byte it reads and builds).
+MAX_WORK_NS = 1_000_000_000
 
 #: What one element of a built list or map costs beyond its text (pointer and object header).
 ITEM_BYTES = 64
@@ -38,8 +45,10 @@ class Budget:
         "max_calls",
         "max_steps",
         "max_value",
+        "max_work",
         "output_left",
         "steps_left",
+        "work_left",
     )
 
     def __init__(
@@ -50,8 +59,11 @@ class Budget:
         max_value: int = MAX_VALUE_BYTES,
         max_built: int = MAX_BUILT_BYTES,
         max_output: int = MAX_OUTPUT,
+        max_work: int = MAX_WORK_NS,
     ) -> None:
         self.max_steps = max_steps
+        self.max_work = max_work
+        self.work_left = max_work
         self.max_calls = max_calls
         self.max_value = max_value
         self.steps_left = max_steps
@@ -82,6 +94,12 @@ class Budget:
         """A built value of ``size`` bytes."""
         self.check_value(size)
         self.built_left -= size
+
+    def charge_work(self, size: int, cost: int) -> None:
+        """Work on ``size`` bytes at ``cost`` estimated nanoseconds per byte."""
+        self.work_left -= size * cost
+        if self.work_left < 0:
+            raise BudgetExceeded(f"template evaluation exceeds its {self.max_work // 1_000_000} ms of work")
 
     def charge_output(self, size: int, limit: int) -> None:
         """``size`` more characters of output (``limit`` names the cap in the error)."""
@@ -124,6 +142,19 @@ def indented_size(value: object, limit: int, indent: int = 0) -> int:
         total += indented_size(item, limit - total, indent + 2) + 2
         if total > limit:
             break
+    return total
+
+
+def shallow_size(values: Iterable[object]) -> int:
+    """Bytes of the strings and top-level items of some values, without walking into containers."""
+    total = 0
+    for value in values:
+        if isinstance(value, str):
+            total += len(value)
+        elif isinstance(value, (list, dict)):
+            total += len(value) * ITEM_BYTES
+        else:
+            total += ITEM_BYTES
     return total
 
 

@@ -8,7 +8,7 @@ reflect.Value, here ``None``) from a nil ``interface{}`` read out of a map or sl
 from __future__ import annotations
 
 from . import parser as p
-from .budget import Budget, BudgetExceeded
+from .budget import Budget, BudgetExceeded, shallow_size
 from .builtins import is_true, unwrap_interface
 from .funcdef import ANY, VALUE, FuncError, GoFunc, ParamType
 from .gofmt import format_value, go_bytes, go_quote, sprintf
@@ -473,16 +473,21 @@ class Executor:
             if fn.variadic and num_in - 1 < num_fixed:
                 param = params[num_in - 1]
             argv.append(self.validate_type(final, param))
-        self.budget.call()
-        estimate = fn.estimate(self.budget.max_value, *argv) if fn.estimate is not None else 0
+        budget = self.budget
+        budget.call()
+        cost = fn.cost if type(fn.cost) is int else fn.cost(*argv)  # type: ignore[operator]
+        budget.charge_work(shallow_size(argv), cost)
+        estimate = fn.estimate(budget.max_value, *argv) if fn.estimate is not None else 0
         if estimate:
-            self.budget.check_value(estimate)
+            budget.check_value(estimate)
         try:
             result = fn.impl(self.context, *argv) if fn.needs_context else fn.impl(*argv)
         except FuncError as exc:
             self.node = node
             raise self.fail(f"error calling {name}: {exc}", quoted=exc.quoted) from None
-        self.budget.charge_value(len(result) if isinstance(result, str) else estimate)
+        size = len(result) if isinstance(result, str) else estimate
+        budget.charge_value(size)
+        budget.charge_work(size, cost)
         if result is None and fn.returns_interface:
             return NIL_INTERFACE
         return result

@@ -49,11 +49,15 @@ class GoFunc:
     whose nil Go keeps as a typed nil until the pipeline unwraps it. ``needs_context``
     functions receive the render's context (its secret source) as first argument.
     ``estimate(limit, *args)`` bounds the bytes of the result before it is built, for functions
-    whose result can outgrow their arguments (it may stop counting past ``limit``).
+    whose result can outgrow their arguments (it may stop counting past ``limit``). ``cost`` is
+    the worst measured nanoseconds per byte of arguments and result, charged to the render's work
+    budget (the default is C-speed work, like a copy); a callable gets the arguments and answers
+    the cost of this call (a fast path's cost when the arguments allow it).
     """
 
     __slots__ = (
         "builtin",
+        "cost",
         "estimate",
         "impl",
         "name",
@@ -74,9 +78,11 @@ class GoFunc:
         builtin: bool = False,
         needs_context: bool = False,
         estimate: Callable[..., int] | None = None,
+        cost: int | Callable[..., int] = 2,
     ) -> None:
         self.name = name
         self.estimate = estimate
+        self.cost = cost
         self.impl = impl
         self.params = params
         self.variadic = variadic
@@ -94,6 +100,7 @@ def func(
     builtin: bool = False,
     needs_context: bool = False,
     estimate: Callable[..., int] | None = None,
+    cost: int | Callable[..., int] = 2,
 ) -> GoFunc:
     """Shorthand to declare a :class:`GoFunc`."""
     return GoFunc(
@@ -105,4 +112,5 @@ def func(
         builtin=builtin,
         needs_context=needs_context,
         estimate=estimate,
+        cost=cost,
     )

@@ -122,6 +122,11 @@ def _marshal(name: str, value: object, indent: str | None = None, escape_html: b
         raise FuncError(f"{name}: {exc}") from None
 
 
+def _json_cost(value: object) -> int:
+    """Printable ASCII text takes json_string's fast path; anything else its loop over characters."""
+    return 5 if isinstance(value, str) and value.isascii() and value.isprintable() else 700
+
+
 def _to_json(value: object) -> str:
     return _marshal("toJSON", value).strip(GO_SPACE)
 
@@ -469,20 +474,20 @@ CONSUL_TEMPLATE_FUNCS: dict[str, GoFunc] = {
         _ctx("env", _env, STRING),
         _ctx("envOrDefault", _env_or_default, STRING, STRING),
         _ctx("mustEnv", _must_env, STRING),
-        func("toJSON", _to_json, ANY),
-        func("toJSONPretty", _to_json_pretty, ANY, estimate=_indented_size),
-        func("toUnescapedJSON", _to_unescaped_json, ANY),
-        func("toUnescapedJSONPretty", _to_unescaped_json_pretty, ANY, estimate=_indented_size),
-        func("toYAML", _to_yaml, ANY, estimate=_indented_size),
-        func("toTOML", _to_toml, ANY, estimate=_indented_size),
-        func("parseJSON", _parse_json, STRING, returns_interface=True, estimate=_parse_json_size),
-        func("parseBool", _parse_bool, STRING),
-        func("parseInt", _parse_int, STRING),
-        func("parseFloat", _parse_float, STRING),
-        func("base64Encode", _base64_encode, STRING),
-        func("base64Decode", _base64_decode, STRING),
-        func("base64URLEncode", _base64_url_encode, STRING),
-        func("base64URLDecode", _base64_url_decode, STRING),
+        func("toJSON", _to_json, ANY, cost=_json_cost),
+        func("toJSONPretty", _to_json_pretty, ANY, estimate=_indented_size, cost=850),
+        func("toUnescapedJSON", _to_unescaped_json, ANY, cost=_json_cost),
+        func("toUnescapedJSONPretty", _to_unescaped_json_pretty, ANY, estimate=_indented_size, cost=850),
+        func("toYAML", _to_yaml, ANY, estimate=_indented_size, cost=350),
+        func("toTOML", _to_toml, ANY, estimate=_indented_size, cost=350),
+        func("parseJSON", _parse_json, STRING, returns_interface=True, estimate=_parse_json_size, cost=15),
+        func("parseBool", _parse_bool, STRING, cost=1400),
+        func("parseInt", _parse_int, STRING, cost=1100),
+        func("parseFloat", _parse_float, STRING, cost=1100),
+        func("base64Encode", _base64_encode, STRING, cost=70),
+        func("base64Decode", _base64_decode, STRING, cost=650),
+        func("base64URLEncode", _base64_url_encode, STRING, cost=70),
+        func("base64URLDecode", _base64_url_decode, STRING, cost=650),
         func("split", _split, STRING, STRING, estimate=_split_size),
         func("join", _join, STRING, STRINGS, estimate=_join_size),
         func("trimSpace", _trim_space, STRING),
@@ -490,9 +495,9 @@ CONSUL_TEMPLATE_FUNCS: dict[str, GoFunc] = {
         func("trimPrefix", _trim_prefix, STRING, STRING),
         func("trimSuffix", _trim_suffix, STRING, STRING),
         func("replaceAll", _replace_all, STRING, STRING, STRING, estimate=_replace_all_size),
-        func("toLower", _to_lower, STRING),
-        func("toUpper", _to_upper, STRING),
-        func("toTitle", _to_title, STRING),
+        func("toLower", _to_lower, STRING, cost=350),
+        func("toUpper", _to_upper, STRING, cost=300),
+        func("toTitle", _to_title, STRING, cost=1600),
         func("indent", _indent, INT, STRING, estimate=_indent_size),
         func("contains", _contains, ANY, ANY),
         func("in", _in, ANY, ANY),
@@ -501,8 +506,8 @@ CONSUL_TEMPLATE_FUNCS: dict[str, GoFunc] = {
         func("containsNone", _contains_some(True, False), ANYS, ANY),
         func("containsNotAll", _contains_some(False, True), ANYS, ANY),
         func("timestamp", _timestamp, STRING, variadic=True),
-        func("sha256Hex", _sha256_hex, STRING),
-        func("md5sum", _md5sum, STRING),
+        func("sha256Hex", _sha256_hex, STRING, cost=20),
+        func("md5sum", _md5sum, STRING, cost=10),
     )
 }
 
