@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -247,3 +248,24 @@ def test_importing_the_package_loads_only_the_standard_library_and_stays_small()
 
 def test_secret_source_protocol_is_available_lazily() -> None:
     assert templates.SecretSource.__name__ == "SecretSource"
+
+
+def _pem(kind: str, body: str) -> str:
+    return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----"
+
+
+def test_pki_cert_sorts_pem_blocks_as_consul_template() -> None:
+    leaf, ca, inter, key = (
+        _pem("CERTIFICATE", "LEAF"),
+        _pem("CERTIFICATE", "CA"),
+        _pem("CERTIFICATE", "INTER"),
+        _pem("EC PRIVATE KEY", "KEY"),
+    )
+    bundle = {"certificate": "\n".join([key, leaf, inter, ca]), "issuing_ca": inter, "ca_chain": ["ignored"]}
+    pems = templates.PemEncoded.from_secret(templates.Secret(Data=bundle))
+    assert (pems.Cert, pems.Key, pems.CA) == (leaf + "\n", key + "\n", inter + "\n")
+    assert pems.CAChain == [inter + "\n", ca + "\n"]
+    empty = templates.PemEncoded.from_secret(templates.Secret(Data={"ca_chain": [ca]}))
+    assert (empty.Cert, empty.CA, list(empty.CAChain)) == ("", "", [])
+    text = '{{ with pkiCert "pki" }}{{ len .CAChain }}|{{ .CA }}{{ end }}'
+    assert templates.parse(text).render(source(pki=json.dumps({"data": bundle}))) == "2|" + inter + "\n"
