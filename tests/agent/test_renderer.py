@@ -7,8 +7,11 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
+
+from vaultinject import templates
 from vaultinject.agent.logs import REDACTED, Logger
-from vaultinject.agent.renderer import Renderer
+from vaultinject.agent.renderer import Renderer, _Source
 from vaultinject.agent.store import Dependency, Store, TokenState
 from vaultinject.vault import VaultClient
 
@@ -67,3 +70,19 @@ def test_a_state_without_a_token_is_not_resumable(tmp_path: Path) -> None:
     assert Store(str(tmp_path)).load() is False
     (tmp_path / ".vaultinject-state.json").write_text("{not json")
     assert Store(str(tmp_path)).load() is False
+
+
+def test_the_agent_source_tells_an_empty_variable_from_an_unset_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VAULTINJECT_TEST_EMPTY", "")
+    monkeypatch.setenv("VAULTINJECT_TEST_SET", "value")
+    monkeypatch.delenv("VAULTINJECT_TEST_UNSET", raising=False)
+    renderer = Renderer(
+        Store(str(tmp_path)), VaultClient("https://127.0.0.1:1"), Logger(stream=io.StringIO())
+    )
+    template = templates.parse(
+        '{{ envOrDefault "VAULTINJECT_TEST_EMPTY" "default" }}|{{ envOrDefault "VAULTINJECT_TEST_UNSET" "default" }}|'
+        '{{ envOrDefault "VAULTINJECT_TEST_SET" "default" }}|{{ env "VAULTINJECT_TEST_UNSET" }}'
+    )
+    assert template.render(_Source(renderer)) == "|default|value|"

@@ -119,8 +119,8 @@ class FakeSource:
         text = self.case.secrets.get(path)
         return Secret.from_json(text) if text is not None else None
 
-    def env(self, name: str) -> str:
-        return self.case.env.get(name, "")
+    def env(self, name: str) -> str | None:
+        return self.case.env.get(name)
 
 
 def render_ours(case: Case) -> Outcome:

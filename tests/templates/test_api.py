@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ import pytest
 
 from vaultinject import templates
 from vaultinject.templates import template as template_module
+from vaultinject.templates.budget import Budget
 from vaultinject.templates.values import JSONNumber, NilMap, StrList
 
 from .judge import Case, FakeSource
@@ -198,18 +200,17 @@ def test_recursive_templates_stop_at_the_depth_limit() -> None:
 
 
 def test_output_is_capped() -> None:
-    tpl = templates.parse('{{ range split "," (printf "%0999999d" 0 | replaceAll "0" "a,") }}xxxx{{ end }}')
+    tpl = templates.parse('{{ range split "," (printf "%09999d" 0 | replaceAll "0" "a,") }}xxxx{{ end }}')
     with pytest.raises(templates.TemplateExecError) as info:
         tpl.render(max_output=10_000)
     assert info.value.reason == "output exceeds 10000 characters"
 
 
-def test_range_iterations_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(template_module, "MAX_RANGE_ITERATIONS", 1000)
+def test_range_iterations_are_steps_of_the_budget() -> None:
     tpl = templates.parse('{{ range split "," (printf "%01999d" 0 | replaceAll "0" "a,") }}{{ end }}')
     with pytest.raises(templates.TemplateExecError) as info:
-        tpl.render()
-    assert info.value.reason == "too many range iterations"
+        tpl.render(budget=Budget(max_steps=1000))
+    assert info.value.reason == "template evaluation exceeds 1000 steps"
 
 
 def test_pathological_nesting_is_a_syntax_error_not_a_crash() -> None:
@@ -247,3 +248,24 @@ def test_importing_the_package_loads_only_the_standard_library_and_stays_small()
 
 def test_secret_source_protocol_is_available_lazily() -> None:
     assert templates.SecretSource.__name__ == "SecretSource"
+
+
+def _pem(kind: str, body: str) -> str:
+    return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----"
+
+
+def test_pki_cert_sorts_pem_blocks_as_consul_template() -> None:
+    leaf, ca, inter, key = (
+        _pem("CERTIFICATE", "LEAF"),
+        _pem("CERTIFICATE", "CA"),
+        _pem("CERTIFICATE", "INTER"),
+        _pem("EC PRIVATE KEY", "KEY"),
+    )
+    bundle = {"certificate": "\n".join([key, leaf, inter, ca]), "issuing_ca": inter, "ca_chain": ["ignored"]}
+    pems = templates.PemEncoded.from_secret(templates.Secret(Data=bundle))
+    assert (pems.Cert, pems.Key, pems.CA) == (leaf + "\n", key + "\n", inter + "\n")
+    assert pems.CAChain == [inter + "\n", ca + "\n"]
+    empty = templates.PemEncoded.from_secret(templates.Secret(Data={"ca_chain": [ca]}))
+    assert (empty.Cert, empty.CA, list(empty.CAChain)) == ("", "", [])
+    text = '{{ with pkiCert "pki" }}{{ len .CAChain }}|{{ .CA }}{{ end }}'
+    assert templates.parse(text).render(source(pki=json.dumps({"data": bundle}))) == "2|" + inter + "\n"

@@ -333,10 +333,10 @@ CONSUL_TABLE: list[str] = [
     '{{ with secret "secret/app" "a=b" " c = d " "" }}{{ .Data.user }}{{ end }}',
     '{{ secret "secret/app" "novalue" }}',
     "{{ secret }}|{{ secret | len }}",
-    '{{ with pkiCert "pki" "common_name=x" }}{{ .Cert }}{{ .Key }}{{ .CA }}{{ .CACerts }}{{ .Data.Cert }}{{ end }}',
+    '{{ with pkiCert "pki" "common_name=x" }}{{ .Cert }}{{ .Key }}{{ .CA }}{{ .CAChain }}{{ .Data.Cert }}{{ end }}',
     '{{ with pkiCert "pki" }}{{ . | toJSON }}{{ end }}',
     '{{ range secrets "secret/metadata/" }}{{ . }};{{ end }}{{ secrets "" | len }}',
-    '{{ env "HOME" }}|{{ env "NOPE" }}|{{ envOrDefault "NOPE" "dflt" }}|{{ mustEnv "HOME" }}',
+    '{{ env "HOME" }}|{{ env "NOPE" }}|{{ envOrDefault "NOPE" "dflt" }}|{{ envOrDefault "EMPTY" "dflt" }}|{{ mustEnv "HOME" }}',
     '{{ mustEnv "NOPE" }}',
     '{{ "a,b,,c" | split "," }} {{ split "," "" | len }} {{ split "" "abc" }} {{ split "," " x,y " | join "+" }}',
     '{{ join "," .l }}',
@@ -401,7 +401,7 @@ def test_consul_template_functions(go_judge: GoJudge, template: str) -> None:
         DATA,
         secrets=SECRETS,
         lists={"secret/metadata/": ["a", "b/", "c"]},
-        env={"HOME": "/home/vault"},
+        env={"HOME": "/home/vault", "EMPTY": ""},
     )
     _assert_same(go_judge, case)
 

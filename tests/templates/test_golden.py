@@ -118,7 +118,7 @@ GOLDEN: list[tuple[str, str]] = [
     ),
     (
         '{{ with pkiCert "pki/issue/web" "common_name=web.example.com" }}{{ .Cert }}{{ .CA }}{{ .Key }}'
-        "{{ len .CACerts }}{{ .Data.Cert | len }}{{ end }}",
+        "{{ len .CAChain }}{{ .Data.Cert | len }}{{ end }}",
         "-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----\n"
         "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"
         "-----BEGIN EC PRIVATE KEY-----\nKEY\n-----END EC PRIVATE KEY-----\n159",

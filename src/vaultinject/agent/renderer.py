@@ -181,5 +181,5 @@ class _Source:
     def pki_cert(self, path: str, params: Mapping[str, str]) -> Any:
         return self._get("pki", path, params)
 
-    def env(self, name: str) -> str:
-        return os.environ.get(name, "")
+    def env(self, name: str) -> str | None:
+        return os.environ.get(name)

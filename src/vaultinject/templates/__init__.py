@@ -13,6 +13,7 @@ or ``base64Decode`` of binary data).
 
 from __future__ import annotations
 
+from .budget import Budget
 from .errors import MissingKeyError, TemplateError, TemplateExecError, TemplateSyntaxError
 from .template import Template, parse
 from .values import JSONNumber, PemEncoded, Secret, SecretAuth, SecretWrapInfo
@@ -32,6 +33,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "Budget",
     "JSONNumber",
     "MissingKeyError",
     "PemEncoded",

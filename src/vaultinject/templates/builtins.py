@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .budget import sum_sizes
 from .funcdef import ANY, STRING, VALUE, FuncError, GoFunc, func
 from .gofmt import from_go_bytes, go_bytes, go_len, sprint, sprintf, sprintln
 from .values import (
@@ -84,7 +85,7 @@ def _index_arg(index: object, cap: int) -> int:
     else:
         raise FuncError(f"cannot index slice/array with type {go_type_name(index)}")
     if value < 0 or value > cap:
-        raise FuncError(f"index out of range: {value}")
+        raise FuncError(f"index out of range: {value}", str(value))
     return value
 
 
@@ -164,9 +165,9 @@ def _slice_bounds(indexes: tuple[object, ...], length: int, cap: int) -> tuple[i
             raise FuncError("cannot index slice/array with type interface {}")
         bounds[position] = _index_arg(index, cap)
     if bounds[0] > bounds[1]:
-        raise FuncError(f"invalid slice index: {bounds[0]} > {bounds[1]}")
+        raise FuncError(f"invalid slice index: {bounds[0]} > {bounds[1]}", str(bounds[0]), str(bounds[1]))
     if len(indexes) == 3 and bounds[1] > bounds[2]:
-        raise FuncError(f"invalid slice index: {bounds[1]} > {bounds[2]}")
+        raise FuncError(f"invalid slice index: {bounds[1]} > {bounds[2]}", str(bounds[1]), str(bounds[2]))
     return bounds[0], bounds[1]
 
 
@@ -210,14 +211,17 @@ def _eq_one(arg1: object, k1: str, arg: object) -> bool:
             return str(arg1) == str(arg)
         return arg1 == arg
     if go_kind(arg1) != go_kind(arg) and arg1 is not None and arg is not None:
+        first, second = sprintf("%s", [arg1]), sprintf("%v", [arg])
         raise FuncError(
-            f"non-comparable types {sprintf('%s', [arg1])}: {go_type_name(arg1)}, "
-            f"{go_type_name(arg)}: {sprintf('%v', [arg])}"
+            f"non-comparable types {first}: {go_type_name(arg1)}, {go_type_name(arg)}: {second}",
+            first,
+            second,
         )
     if _is_nil(arg1) or _is_nil(arg):
         return _is_nil(arg) == _is_nil(arg1)
     if not _comparable(arg):
-        raise FuncError(f"non-comparable type {sprintf('%s', [arg])}: {go_type_name(arg)}")
+        shown = sprintf("%s", [arg])
+        raise FuncError(f"non-comparable type {shown}: {go_type_name(arg)}", shown)
     return arg1 is arg
 
 
@@ -354,6 +358,36 @@ def _println(*args: object) -> str:
     return sprintln(list(args))
 
 
+def _printed_size(limit: int, *args: object) -> int:
+    """Printing functions write their arguments (each maybe many times over, with printf's
+    explicit indexes) plus at most a million-wide padding per verb."""
+    total = sum_sizes(args, limit)
+    fmt = args[0] if args and type(args[0]) is str else ""
+    if "%" in fmt:
+        verbs = fmt.count("%")
+        if "[" in fmt:
+            total *= verbs
+        total += _widths(fmt)
+    return total
+
+
+def _widths(fmt: str) -> int:
+    """The sum of the numbers in a format's verbs: widths and precisions (Go caps each at 10**6)."""
+    total = 0
+    for verb in fmt.split("%")[1:]:
+        run = 0
+        for char in verb[:40]:
+            if "0" <= char <= "9":
+                run = min(run * 10 + ord(char) - 48, 1_000_001)
+            elif char in ".+-# *[]":
+                total += run
+                run = 0
+            else:
+                break
+        total += run
+    return total
+
+
 def _unreachable(*_args: object) -> object:
     raise AssertionError("and/or are evaluated by the executor")
 
@@ -365,15 +399,15 @@ BUILTINS: dict[str, GoFunc] = {
         func("or", _unreachable, VALUE, VALUE, variadic=True, builtin=True),
         func("not", _not, VALUE, builtin=True),
         func("call", _call, VALUE, VALUE, variadic=True, builtin=True),
-        func("html", _html, ANY, variadic=True, builtin=True),
+        func("html", _html, ANY, variadic=True, builtin=True, estimate=_printed_size, cost=70),
         func("index", _index, VALUE, VALUE, variadic=True, builtin=True),
         func("slice", _slice, VALUE, VALUE, variadic=True, builtin=True),
-        func("js", _js, ANY, variadic=True, builtin=True),
+        func("js", _js, ANY, variadic=True, builtin=True, estimate=_printed_size, cost=700),
         func("len", _length, VALUE, builtin=True),
-        func("print", _print, ANY, variadic=True, builtin=True),
-        func("printf", _printf, STRING, ANY, variadic=True, builtin=True),
-        func("println", _println, ANY, variadic=True, builtin=True),
-        func("urlquery", _urlquery, ANY, variadic=True, builtin=True),
+        func("print", _print, ANY, variadic=True, builtin=True, estimate=_printed_size, cost=950),
+        func("printf", _printf, STRING, ANY, variadic=True, builtin=True, estimate=_printed_size, cost=950),
+        func("println", _println, ANY, variadic=True, builtin=True, estimate=_printed_size, cost=950),
+        func("urlquery", _urlquery, ANY, variadic=True, builtin=True, estimate=_printed_size, cost=2100),
         func("eq", _eq, VALUE, VALUE, variadic=True, builtin=True),
         func("ge", _ge, VALUE, VALUE, builtin=True),
         func("gt", _gt, VALUE, VALUE, builtin=True),

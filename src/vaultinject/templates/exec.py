@@ -8,6 +8,7 @@ reflect.Value, here ``None``) from a nil ``interface{}`` read out of a map or sl
 from __future__ import annotations
 
 from . import parser as p
+from .budget import Budget, BudgetExceeded, shallow_size
 from .builtins import is_true, unwrap_interface
 from .funcdef import ANY, VALUE, FuncError, GoFunc, ParamType
 from .gofmt import format_value, go_bytes, go_quote, sprintf
@@ -40,16 +41,20 @@ MISSING_KEY_MODES = ("invalid", "zero", "error")
 class ExecFailure(Exception):
     """An execution error at a node, in Go's words; located by the caller."""
 
-    def __init__(self, reason: str, node: p.Node | None, tree_name: str, missing_key: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        node: p.Node | None,
+        tree_name: str,
+        missing_key: bool = False,
+        quoted: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.node = node
         self.tree_name = tree_name
         self.missing_key = missing_key
-
-
-class OutputLimitExceeded(Exception):
-    """The rendered output grew past the configured limit."""
+        self.quoted = quoted  # The run-time values the reason quotes, for redaction.
 
 
 class _Break(Exception):
@@ -85,7 +90,7 @@ class Executor:
         missing_key: str,
         max_output: int,
         max_depth: int,
-        max_steps: int,
+        budget: Budget,
         context: object = None,
     ) -> None:
         self.context = context
@@ -94,9 +99,8 @@ class Executor:
         self.missing_key = missing_key
         self.max_output = max_output
         self.max_depth = max_depth
-        self.steps_left = max_steps
+        self.budget = budget
         self.out: list[str] = []
-        self.size = 0
         self.node: p.Node | None = None
         self.tree_name = ""
         self.depth = 0
@@ -107,17 +111,18 @@ class Executor:
         tree = self.trees[tree_name]
         self.tree_name = tree_name
         self.vars = [["$", dot]]
-        self.walk(dot, tree.root)
+        try:
+            self.walk(dot, tree.root)
+        except BudgetExceeded as exc:
+            raise self.fail(str(exc)) from None
         return "".join(self.out)
 
     # Errors and output.
-    def fail(self, reason: str, missing_key: bool = False) -> ExecFailure:
-        return ExecFailure(reason, self.node, self.tree_name, missing_key)
+    def fail(self, reason: str, missing_key: bool = False, quoted: tuple[str, ...] = ()) -> ExecFailure:
+        return ExecFailure(reason, self.node, self.tree_name, missing_key, quoted)
 
     def write(self, text: str) -> None:
-        self.size += len(text)
-        if self.size > self.max_output:
-            raise OutputLimitExceeded(f"output exceeds {self.max_output} characters")
+        self.budget.charge_output(len(text), self.max_output)
         self.out.append(text)
 
     # Variables.
@@ -137,6 +142,7 @@ class Executor:
     # Walking.
     def walk(self, dot: object, node: p.Node) -> None:
         self.node = node
+        self.budget.step()
         kind = type(node)
         if kind is p.TextNode:
             self.write(node.text)  # type: ignore[attr-defined]
@@ -161,12 +167,21 @@ class Executor:
             raise _Continue
 
     def walk_if_or_with(self, is_with: bool, dot: object, node: p.BranchNode) -> None:
+        """Walk an if or with, and the else-if (else-with) chain after it without recursing."""
         mark = len(self.vars)
         try:
-            value = self.eval_pipeline(dot, node.pipe)
-            if is_true(value):
-                self.walk(value if is_with else dot, node.list)
-            elif node.else_list is not None:
+            while True:
+                value = self.eval_pipeline(dot, node.pipe)
+                if is_true(value):
+                    self.walk(value if is_with else dot, node.list)
+                    return
+                chained = _chained_branch(node.else_list)
+                if chained is None:
+                    break
+                self.node = node = chained
+                self.budget.step()
+                is_with = type(node) is p.WithNode
+            if node.else_list is not None:
                 self.walk(dot, node.else_list)
         finally:
             del self.vars[mark:]
@@ -192,7 +207,8 @@ class Executor:
                     self._iteration(node, body_mark, key, _element(item) if generic else item)
                 return
             if value is not None and kind not in (SLICE, MAP):
-                raise self.fail(f"range can't iterate over {_range_repr(value)}")
+                shown = _range_repr(value)
+                raise self.fail(f"range can't iterate over {shown}", quoted=(shown,))
             if node.else_list is not None:
                 self.walk(dot, node.else_list)
         except _Break:
@@ -201,9 +217,7 @@ class Executor:
             del self.vars[mark:]
 
     def _iteration(self, node: p.RangeNode, mark: int, index: object, elem: object) -> None:
-        self.steps_left -= 1
-        if self.steps_left < 0:
-            raise self.fail("too many range iterations")
+        self.budget.step()
         decl = node.pipe.decl
         if decl:
             self.vars[-1][1] = elem
@@ -223,6 +237,7 @@ class Executor:
             raise self.fail(f"template {go_quote(node.name)} not defined")
         if self.depth >= self.max_depth:
             raise self.fail(f"exceeded maximum template depth ({self.max_depth})")
+        self.budget.call()
         value = self.eval_pipeline(dot, node.pipe)
         saved = (self.vars, self.tree_name)
         self.vars = [["$", value]]
@@ -230,6 +245,8 @@ class Executor:
         self.depth += 1
         try:
             self.walk(value, tree.root)
+        except BudgetExceeded as exc:
+            raise self.fail(str(exc)) from None  # Located in this template, before it is left.
         finally:
             self.depth -= 1
             self.vars, self.tree_name = saved
@@ -258,6 +275,7 @@ class Executor:
             raise self.fail(f"can't give argument to non-function {args[0]}")
 
     def eval_command(self, dot: object, cmd: p.CommandNode, final: object) -> object:
+        self.budget.step()
         first = cmd.args[0]
         kind = type(first)
         if kind is p.FieldNode:
@@ -455,11 +473,21 @@ class Executor:
             if fn.variadic and num_in - 1 < num_fixed:
                 param = params[num_in - 1]
             argv.append(self.validate_type(final, param))
+        budget = self.budget
+        budget.call()
+        cost = fn.cost if type(fn.cost) is int else fn.cost(*argv)  # type: ignore[operator]
+        budget.charge_work(shallow_size(argv), cost)
+        estimate = fn.estimate(budget.max_value, *argv) if fn.estimate is not None else 0
+        if estimate:
+            budget.check_value(estimate)
         try:
             result = fn.impl(self.context, *argv) if fn.needs_context else fn.impl(*argv)
         except FuncError as exc:
             self.node = node
-            raise self.fail(f"error calling {name}: {exc}") from None
+            raise self.fail(f"error calling {name}: {exc}", quoted=exc.quoted) from None
+        size = len(result) if isinstance(result, str) else estimate
+        budget.charge_value(size)
+        budget.charge_work(size, cost)
         if result is None and fn.returns_interface:
             return NIL_INTERFACE
         return result
@@ -542,6 +570,14 @@ class Executor:
         raise self.fail(f"can't handle assignment of {node} to empty interface argument")
 
 
+def _chained_branch(else_list: p.ListNode | None) -> p.BranchNode | None:
+    """The if or with of an ``{{else if}}`` (``{{else with}}``): an else list holding just that."""
+    if else_list is None or len(else_list.nodes) != 1:
+        return None
+    node = else_list.nodes[0]
+    return node if type(node) is p.IfNode or type(node) is p.WithNode else None
+
+
 class _DerefStruct:
     """A struct reached through a pointer, for range's error message."""
 
@@ -597,7 +633,7 @@ def _int_reason(text: str) -> str:
 def _number_float64(number: str) -> object:
     value = parse_float(number) if number else None
     if value is None:
-        raise FuncError(f"strconv.ParseFloat: parsing {go_quote(number)}: invalid syntax")
+        raise FuncError(f"strconv.ParseFloat: parsing {go_quote(number)}: invalid syntax", number)
     return value
 
 
@@ -611,8 +647,8 @@ _NUMBER_METHODS = {
 def _decimal_or_fail(number: str) -> int:
     value = _decimal_int(number)
     if value is None:
-        raise FuncError(f"strconv.ParseInt: parsing {go_quote(number)}: {_int_reason(number)}")
+        raise FuncError(f"strconv.ParseInt: parsing {go_quote(number)}: {_int_reason(number)}", number)
     return value
 
 
-__all__ = ["ANY", "MISSING_KEY_MODES", "ExecFailure", "Executor", "OutputLimitExceeded"]
+__all__ = ["ANY", "MISSING_KEY_MODES", "ExecFailure", "Executor"]

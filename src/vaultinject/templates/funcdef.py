@@ -8,7 +8,15 @@ if TYPE_CHECKING:
 
 
 class FuncError(Exception):
-    """A function's own error; the template reports it as ``error calling NAME: MESSAGE``."""
+    """A function's own error; the template reports it as ``error calling NAME: MESSAGE``.
+
+    ``quoted`` are the run-time values (as text) the message quotes: the render redacts those
+    that may hold secret data.
+    """
+
+    def __init__(self, message: str, *quoted: str) -> None:
+        super().__init__(message)
+        self.quoted = quoted
 
 
 class ParamType:
@@ -40,9 +48,24 @@ class GoFunc:
     type of the ``...`` parameter. ``returns_interface`` marks an ``interface{}`` result,
     whose nil Go keeps as a typed nil until the pipeline unwraps it. ``needs_context``
     functions receive the render's context (its secret source) as first argument.
+    ``estimate(limit, *args)`` bounds the bytes of the result before it is built, for functions
+    whose result can outgrow their arguments (it may stop counting past ``limit``). ``cost`` is
+    the worst measured nanoseconds per byte of arguments and result, charged to the render's work
+    budget (the default is C-speed work, like a copy); a callable gets the arguments and answers
+    the cost of this call (a fast path's cost when the arguments allow it).
     """
 
-    __slots__ = ("builtin", "impl", "name", "needs_context", "params", "returns_interface", "variadic")
+    __slots__ = (
+        "builtin",
+        "cost",
+        "estimate",
+        "impl",
+        "name",
+        "needs_context",
+        "params",
+        "returns_interface",
+        "variadic",
+    )
 
     def __init__(
         self,
@@ -54,8 +77,12 @@ class GoFunc:
         returns_interface: bool = False,
         builtin: bool = False,
         needs_context: bool = False,
+        estimate: Callable[..., int] | None = None,
+        cost: int | Callable[..., int] = 2,
     ) -> None:
         self.name = name
+        self.estimate = estimate
+        self.cost = cost
         self.impl = impl
         self.params = params
         self.variadic = variadic
@@ -72,6 +99,8 @@ def func(
     returns_interface: bool = False,
     builtin: bool = False,
     needs_context: bool = False,
+    estimate: Callable[..., int] | None = None,
+    cost: int | Callable[..., int] = 2,
 ) -> GoFunc:
     """Shorthand to declare a :class:`GoFunc`."""
     return GoFunc(
@@ -82,4 +111,6 @@ def func(
         returns_interface=returns_interface,
         builtin=builtin,
         needs_context=needs_context,
+        estimate=estimate,
+        cost=cost,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from . import timefmt
+from .budget import ITEM_BYTES, Budget, indented_size
 from .builtins import BUILTINS
 from .funcdef import ANY, ANYS, INT, STRING, STRINGS, FuncError, GoFunc, func
 from .gofmt import from_go_bytes, go_bytes, go_quote
@@ -41,12 +42,20 @@ if TYPE_CHECKING:
 
 
 class RenderContext:
-    """Per-render state the source-backed functions need."""
+    """Per-render state the source-backed functions need: the source, the budget, what was read."""
 
-    __slots__ = ("source",)
+    __slots__ = ("budget", "read", "source")
 
-    def __init__(self, source: SecretSource) -> None:
+    def __init__(self, source: SecretSource, budget: Budget) -> None:
         self.source = source
+        self.budget = budget
+        self.read: list[object] = []  # Every answer the source gave: secret data, for redaction.
+
+    def remember(self, value: object) -> object:
+        """Record an answer of the source and return it."""
+        if value is not None:
+            self.read.append(value)
+        return value
 
 
 def _kv_params(items: tuple[str, ...]) -> dict[str, str]:
@@ -56,7 +65,7 @@ def _kv_params(items: tuple[str, ...]) -> dict[str, str]:
             continue
         key, sep, value = item.partition("=")
         if not sep:
-            raise FuncError(f"not k=v pair {go_quote(item)}")
+            raise FuncError(f"not k=v pair {go_quote(item)}", item)
         data[key.strip(GO_SPACE)] = value.strip(GO_SPACE)
     return data
 
@@ -66,13 +75,15 @@ def _secret(ctx: RenderContext, *args: str) -> object:
         return None
     path, rest = args[0], args[1:]
     params = _kv_params(rest) if rest else None
-    return ctx.source.secret(path, params)
+    return ctx.remember(ctx.source.secret(path, params))
 
 
 def _secrets(ctx: RenderContext, path: str) -> StrList:
     if not path:
         return NilStrList()
-    return StrList(ctx.source.secrets(path))
+    keys = ctx.source.secrets(path)
+    ctx.remember(keys)
+    return StrList(keys)
 
 
 def _pki_cert(ctx: RenderContext, *args: str) -> object:
@@ -80,22 +91,23 @@ def _pki_cert(ctx: RenderContext, *args: str) -> object:
         return None
     result = ctx.source.pki_cert(args[0], _kv_params(args[1:]))
     if isinstance(result, Secret):
-        return PemEncoded.from_secret(result)
-    return result
+        result = PemEncoded.from_secret(result)
+    return ctx.remember(result)
 
 
 def _env(ctx: RenderContext, name: str) -> str:
-    return ctx.source.env(name)
+    return ctx.source.env(name) or ""
 
 
 def _env_or_default(ctx: RenderContext, name: str, default: str) -> str:
+    """os.LookupEnv, as consul-template: only an unset variable gets the default."""
     value = ctx.source.env(name)
-    return value if value != "" else default
+    return default if value is None else value
 
 
 def _must_env(ctx: RenderContext, name: str) -> str:
     value = ctx.source.env(name)
-    if value == "":
+    if not value:
         raise FuncError(f"required environment variable {name} is empty")
     return value
 
@@ -108,6 +120,11 @@ def _marshal(name: str, value: object, indent: str | None = None, escape_html: b
         return marshal(value, indent=indent, escape_html=escape_html)
     except FuncError as exc:
         raise FuncError(f"{name}: {exc}") from None
+
+
+def _json_cost(value: object) -> int:
+    """Printable ASCII text takes json_string's fast path; anything else its loop over characters."""
+    return 5 if isinstance(value, str) and value.isascii() and value.isprintable() else 700
 
 
 def _to_json(value: object) -> str:
@@ -124,6 +141,10 @@ def _to_unescaped_json(value: object) -> str:
 
 def _to_unescaped_json_pretty(value: object) -> str:
     return _marshal("toUnescapedJSONPretty", value, indent="  ", escape_html=False)
+
+
+def _indented_size(limit: int, value: object) -> int:
+    return indented_size(value, limit)
 
 
 def _to_yaml(value: object) -> str:
@@ -146,19 +167,26 @@ def _parse_json(text: str) -> object:
     try:
         return json.loads(text, parse_int=float, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise FuncError(_json_error(text, exc.pos, exc.msg)) from None
+        raise _json_error(text, exc.pos, exc.msg) from None
     except ValueError as exc:
-        raise FuncError(f"invalid character {exc.args[0][0]!r} looking for beginning of value") from None
+        shown = repr(exc.args[0][0])
+        raise FuncError(f"invalid character {shown} looking for beginning of value", shown) from None
 
 
-def _json_error(text: str, pos: int, msg: str) -> str:
+def _parse_json_size(_limit: int, text: str) -> int:
+    """Decoded JSON takes an object per value: at most one more than the separators and openers."""
+    values = 1 + sum(text.count(mark) for mark in ",:[{")
+    return len(text) + values * ITEM_BYTES
+
+
+def _json_error(text: str, pos: int, msg: str) -> FuncError:
     if pos >= len(text.rstrip()) or msg.startswith("Unterminated string"):
-        return "unexpected end of JSON input"
-    char = text[pos]
+        return FuncError("unexpected end of JSON input")
+    shown = _rune(text[pos])
     for prefix, context in _JSON_CONTEXTS:
         if msg.startswith(prefix):
-            return f"invalid character {_rune(char)} {context}"
-    return f"invalid character {_rune(char)} looking for beginning of value"
+            return FuncError(f"invalid character {shown} {context}", shown)
+    return FuncError(f"invalid character {shown} looking for beginning of value", shown)
 
 
 # Python's json messages and the scanner states Go names in its errors.
@@ -222,8 +250,22 @@ def _split(sep: str, text: str) -> StrList:
     return StrList(text.split(sep))
 
 
+def _split_size(_limit: int, sep: str, text: str) -> int:
+    pieces = len(text) if sep == "" else text.count(sep) + 1
+    return len(text) + pieces * ITEM_BYTES
+
+
 def _join(sep: str, items: StrList) -> str:
     return sep.join(items)
+
+
+def _join_size(limit: int, sep: str, items: StrList) -> int:
+    total = len(sep) * max(0, len(items) - 1)
+    for item in items:
+        total += len(item)
+        if total > limit:
+            break
+    return total
 
 
 def _trim_space(text: str) -> str:
@@ -244,6 +286,11 @@ def _trim_suffix(suffix: str, text: str) -> str:
 
 def _replace_all(old: str, new: str, text: str) -> str:
     return text.replace(old, new)
+
+
+def _replace_all_size(_limit: int, old: str, new: str, text: str) -> int:
+    count = len(text) + 1 if old == "" else text.count(old)
+    return len(text) + count * (len(new) - len(old))
 
 
 def _simple_case(text: str, upper: bool) -> str:
@@ -299,14 +346,15 @@ def _indent(spaces: int, text: str) -> str:
     if spaces < 0:
         raise FuncError("indent value must be a positive integer")
     prefix = " " * spaces
-    out = []
-    at_line_start = True
-    for char in text:
-        if at_line_start and char != "\n":
-            out.append(prefix)
-        out.append(char)
-        at_line_start = char == "\n"
-    return "".join(out)
+    return "\n".join(prefix + line if line else line for line in text.split("\n"))
+
+
+def _indent_size(limit: int, spaces: int, text: str) -> int:
+    if spaces <= 0:
+        return len(text)
+    if spaces > limit:
+        return spaces  # Any line at all would be too long: do not count them.
+    return len(text) + spaces * (text.count("\n") + 1)
 
 
 # Membership.
@@ -357,7 +405,7 @@ def _parse_bool(text: str) -> bool:
         return True
     if text in ("0", "f", "F", "FALSE", "false", "False"):
         return False
-    raise FuncError(f"parseBool: strconv.ParseBool: parsing {go_quote(text)}: invalid syntax")
+    raise FuncError(f"parseBool: strconv.ParseBool: parsing {go_quote(text)}: invalid syntax", text)
 
 
 def _parse_int(text: str) -> Int64:
@@ -365,10 +413,10 @@ def _parse_int(text: str) -> Int64:
         return Int64(0)
     body = text[1:] if text[:1] in "+-" else text
     if not body or not body.isascii() or not body.isdigit():
-        raise FuncError(f"parseInt: strconv.ParseInt: parsing {go_quote(text)}: invalid syntax")
+        raise FuncError(f"parseInt: strconv.ParseInt: parsing {go_quote(text)}: invalid syntax", text)
     value = int(text)
     if not -(1 << 63) <= value < 1 << 63:
-        raise FuncError(f"parseInt: strconv.ParseInt: parsing {go_quote(text)}: value out of range")
+        raise FuncError(f"parseInt: strconv.ParseInt: parsing {go_quote(text)}: value out of range", text)
     return Int64(value)
 
 
@@ -379,7 +427,7 @@ def _parse_float(text: str) -> float:
         return 0.0
     value, reason = go_parse_float(text)
     if value is None:
-        raise FuncError(f"parseFloat: strconv.ParseFloat: parsing {go_quote(text)}: {reason}")
+        raise FuncError(f"parseFloat: strconv.ParseFloat: parsing {go_quote(text)}: {reason}", text)
     return value
 
 
@@ -426,31 +474,31 @@ CONSUL_TEMPLATE_FUNCS: dict[str, GoFunc] = {
         _ctx("env", _env, STRING),
         _ctx("envOrDefault", _env_or_default, STRING, STRING),
         _ctx("mustEnv", _must_env, STRING),
-        func("toJSON", _to_json, ANY),
-        func("toJSONPretty", _to_json_pretty, ANY),
-        func("toUnescapedJSON", _to_unescaped_json, ANY),
-        func("toUnescapedJSONPretty", _to_unescaped_json_pretty, ANY),
-        func("toYAML", _to_yaml, ANY),
-        func("toTOML", _to_toml, ANY),
-        func("parseJSON", _parse_json, STRING, returns_interface=True),
-        func("parseBool", _parse_bool, STRING),
-        func("parseInt", _parse_int, STRING),
-        func("parseFloat", _parse_float, STRING),
-        func("base64Encode", _base64_encode, STRING),
-        func("base64Decode", _base64_decode, STRING),
-        func("base64URLEncode", _base64_url_encode, STRING),
-        func("base64URLDecode", _base64_url_decode, STRING),
-        func("split", _split, STRING, STRING),
-        func("join", _join, STRING, STRINGS),
+        func("toJSON", _to_json, ANY, cost=_json_cost),
+        func("toJSONPretty", _to_json_pretty, ANY, estimate=_indented_size, cost=850),
+        func("toUnescapedJSON", _to_unescaped_json, ANY, cost=_json_cost),
+        func("toUnescapedJSONPretty", _to_unescaped_json_pretty, ANY, estimate=_indented_size, cost=850),
+        func("toYAML", _to_yaml, ANY, estimate=_indented_size, cost=350),
+        func("toTOML", _to_toml, ANY, estimate=_indented_size, cost=350),
+        func("parseJSON", _parse_json, STRING, returns_interface=True, estimate=_parse_json_size, cost=15),
+        func("parseBool", _parse_bool, STRING, cost=1400),
+        func("parseInt", _parse_int, STRING, cost=1100),
+        func("parseFloat", _parse_float, STRING, cost=1100),
+        func("base64Encode", _base64_encode, STRING, cost=70),
+        func("base64Decode", _base64_decode, STRING, cost=650),
+        func("base64URLEncode", _base64_url_encode, STRING, cost=70),
+        func("base64URLDecode", _base64_url_decode, STRING, cost=650),
+        func("split", _split, STRING, STRING, estimate=_split_size),
+        func("join", _join, STRING, STRINGS, estimate=_join_size),
         func("trimSpace", _trim_space, STRING),
         func("trim", _trim, STRING, STRING),
         func("trimPrefix", _trim_prefix, STRING, STRING),
         func("trimSuffix", _trim_suffix, STRING, STRING),
-        func("replaceAll", _replace_all, STRING, STRING, STRING),
-        func("toLower", _to_lower, STRING),
-        func("toUpper", _to_upper, STRING),
-        func("toTitle", _to_title, STRING),
-        func("indent", _indent, INT, STRING),
+        func("replaceAll", _replace_all, STRING, STRING, STRING, estimate=_replace_all_size),
+        func("toLower", _to_lower, STRING, cost=350),
+        func("toUpper", _to_upper, STRING, cost=300),
+        func("toTitle", _to_title, STRING, cost=1600),
+        func("indent", _indent, INT, STRING, estimate=_indent_size),
         func("contains", _contains, ANY, ANY),
         func("in", _in, ANY, ANY),
         func("containsAll", _contains_some(True, True), ANYS, ANY),
@@ -458,8 +506,8 @@ CONSUL_TEMPLATE_FUNCS: dict[str, GoFunc] = {
         func("containsNone", _contains_some(True, False), ANYS, ANY),
         func("containsNotAll", _contains_some(False, True), ANYS, ANY),
         func("timestamp", _timestamp, STRING, variadic=True),
-        func("sha256Hex", _sha256_hex, STRING),
-        func("md5sum", _md5sum, STRING),
+        func("sha256Hex", _sha256_hex, STRING, cost=20),
+        func("md5sum", _md5sum, STRING, cost=10),
     )
 }
 

@@ -27,6 +27,8 @@ def go_json_float(value: float) -> str:
 
 def json_string(text: str, escape_html: bool = True) -> str:
     """A JSON string literal as encoding/json writes it."""
+    if text.isascii() and text.isprintable():
+        return _json_printable_ascii(text, escape_html)
     out = ['"']
     for ch in text:
         code = ord(ch)
@@ -46,6 +48,14 @@ def json_string(text: str, escape_html: bool = True) -> str:
             out.append(ch)
     out.append('"')
     return "".join(out)
+
+
+def _json_printable_ascii(text: str, escape_html: bool) -> str:
+    """json_string of printable ASCII, where only backslash, quote and HTML characters change."""
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    if escape_html:
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return '"' + text + '"'
 
 
 def is_valid_number(text: str) -> bool:

@@ -701,29 +701,44 @@ class _Parser:
                 raise self.error(f"non executable command in pipeline stage {index + 2}")
 
     def parse_control(self, context: str) -> tuple[int, int, PipeNode, ListNode, ListNode | None]:
+        """An if, range or with up to its end; an else-if (else-with) chain is read in a loop.
+
+        Go reads ``{{if a}}_{{else if b}}_{{end}}`` as ``{{if a}}_{{else}}{{if b}}_{{end}}{{end}}``
+        by recursing per link; a chain is not nesting, so a long one must not exhaust the stack.
+        """
         mark = len(self.vars)
         try:
-            pipe = self.pipeline(context, lx.RIGHT_DELIM)
-            if context == "range":
-                self.range_depth += 1
-            body, nxt = self.item_list()
-            if context == "range":
-                self.range_depth -= 1
-            else_list: ListNode | None = None
-            if isinstance(nxt, _ElseNode):
-                else_list = self._else_branch(context, nxt)
-            return pipe.pos, pipe.line, pipe, body, else_list
+            links: list[tuple[PipeNode, ListNode, int]] = []
+            while True:
+                pipe = self.pipeline(context, lx.RIGHT_DELIM)
+                if context == "range":
+                    self.range_depth += 1
+                body, nxt = self.item_list()
+                if context == "range":
+                    self.range_depth -= 1
+                if isinstance(nxt, _ElseNode) and self._else_chains(context):
+                    links.append((pipe, body, nxt.pos))
+                    continue
+                else_list = self._else_list() if isinstance(nxt, _ElseNode) else None
+                break
+            parts = (pipe.pos, pipe.line, pipe, body, else_list)
+            for link_pipe, link_body, else_pos in reversed(links):
+                chained = ListNode(else_pos)
+                chained.nodes.append(_BRANCHES[context](*parts))
+                parts = (link_pipe.pos, link_pipe.line, link_pipe, link_body, chained)
+            return parts
         finally:
             del self.vars[mark:]
 
-    def _else_branch(self, context: str, else_node: Node) -> ListNode:
+    def _else_chains(self, context: str) -> bool:
+        """After an else: consume the if (with) of an else-if (else-with) and say whether it was there."""
         chained = {"if": lx.IF, "with": lx.WITH if self.allow_else_with else -1}.get(context)
         if chained is not None and self.peek().typ == chained:
             self.next()
-            else_list = ListNode(else_node.pos)
-            control = self.if_control if context == "if" else self.with_control
-            else_list.nodes.append(control(self.token[0]))
-            return else_list
+            return True
+        return False
+
+    def _else_list(self) -> ListNode:
         else_list, nxt = self.item_list()
         if not isinstance(nxt, _EndNode):
             raise self.error(f"expected end; found {nxt}")
@@ -873,6 +888,8 @@ _OPERAND_STARTS = frozenset(
         lx.LEFT_PAREN,
     )
 )
+
+_BRANCHES: dict[str, type[BranchNode]] = {"if": IfNode, "range": RangeNode, "with": WithNode}
 
 _CONTROLS: dict[int, Callable[[_Parser, lx.Token], Node]] = {
     lx.BLOCK: _Parser.block_control,

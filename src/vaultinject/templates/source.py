@@ -20,5 +20,5 @@ class SecretSource(Protocol):
     def pki_cert(self, path: str, params: Mapping[str, str]) -> Secret | PemEncoded | None:
         """Issue (or reuse) a certificate at ``path`` with ``params``."""
 
-    def env(self, name: str) -> str:
-        """An environment variable of the agent ("" when unset)."""
+    def env(self, name: str) -> str | None:
+        """An environment variable of the agent: None when unset, "" when set but empty."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from .budget import MAX_OUTPUT, Budget
 from .errors import MissingKeyError, TemplateExecError, TemplateSyntaxError, locate
-from .exec import MISSING_KEY_MODES, ExecFailure, Executor, OutputLimitExceeded
+from .exec import MISSING_KEY_MODES, ExecFailure, Executor
 from .functions import ALL_FUNCS, REFUSED_FUNCS, UNSUPPORTED_FUNCS, RenderContext
 from .gofmt import go_quote
 from .parser import ParseError, Tree, parse_trees
+from .redact import MIN_MASKED_ANYWHERE, secret_texts
 
 TYPE_CHECKING = False  # typing is not imported at run time: importing this package must stay cheap.
 if TYPE_CHECKING:
@@ -14,9 +16,8 @@ if TYPE_CHECKING:
 
 #: consul-template names the top-level template "" (template.New("")).
 _MAIN = ""
-DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
+DEFAULT_MAX_OUTPUT = MAX_OUTPUT
 MAX_TEMPLATE_DEPTH = 64
-MAX_RANGE_ITERATIONS = 10_000_000
 
 _REFUSED_MESSAGES: dict[str, str] = {
     **{name: f"function {go_quote(name)} is refused: {why}" for name, why in REFUSED_FUNCS.items()},
@@ -36,7 +37,7 @@ class _SourcelessContext:
     def pki_cert(self, *_: object) -> None:
         raise _no_source()
 
-    def env(self, *_: object) -> str:
+    def env(self, *_: object) -> str | None:
         raise _no_source()
 
 
@@ -73,36 +74,40 @@ class Template:
         data: object = None,
         missing_key: str | None = None,
         max_output: int = DEFAULT_MAX_OUTPUT,
+        budget: Budget | None = None,
     ) -> str:
         """Execute the template and return its output.
 
         ``data`` is the initial dot (consul-template always passes nil). ``missing_key`` is
         Go's option (``invalid``, ``zero`` or ``error``) and overrides ``error_on_missing_key``
         (``zero`` when false, ``error`` when true, as consul-template sets it). Raises
-        :class:`TemplateExecError` (:class:`MissingKeyError` for a missing key); exceptions
-        raised by ``source`` propagate unchanged.
+        :class:`TemplateExecError` (:class:`MissingKeyError` for a missing key), also when the
+        render spends its :class:`Budget` (steps, calls, bytes; the defaults unless ``budget``
+        is given); exceptions raised by ``source`` propagate unchanged. Error messages never
+        quote data the source returned: such values read ``[redacted]``.
         """
         mode = missing_key or ("error" if error_on_missing_key else "zero")
         if mode not in MISSING_KEY_MODES:
             raise ValueError(f"missing_key must be one of {MISSING_KEY_MODES}")
-        context = RenderContext(source if source is not None else _SourcelessContext())
+        budget = budget if budget is not None else Budget(max_output=max_output)
+        context = RenderContext(source if source is not None else _SourcelessContext(), budget)
         executor = Executor(
             trees=self._trees,
             funcs=ALL_FUNCS,
             missing_key=mode,
             max_output=max_output,
             max_depth=MAX_TEMPLATE_DEPTH,
-            max_steps=MAX_RANGE_ITERATIONS,
+            budget=budget,
             context=context,
         )
         try:
             return executor.execute(_MAIN, data)
         except ExecFailure as failure:
-            raise self._exec_error(failure) from None
-        except OutputLimitExceeded as exc:
-            raise self._located_error(str(exc), executor) from None
+            raise self._exec_error(_redacted(failure, context.read, self.text)) from None
         except RecursionError:
             raise self._located_error("template nesting too deep", executor) from None
+        except MemoryError:
+            raise self._located_error("template evaluation ran out of memory", executor) from None
 
     def _display(self, tree_name: str) -> str:
         return self.name if tree_name == _MAIN else tree_name
@@ -121,6 +126,37 @@ class Template:
         pos = executor.node.pos if executor.node is not None else 0
         line, column = locate(self.text, pos)
         return TemplateExecError(reason, name=self.name, line=line, column=column, reason=reason)
+
+
+def _redacted(failure: ExecFailure, read: list[object], text: str) -> ExecFailure:
+    """The failure with every value that may hold secret data replaced by ``[redacted]``.
+
+    Once the render has read secrets, a value the message quotes is shown only when it is
+    template text holding no secret value; every secret value left anywhere in the message
+    (raw or quoted, as consul-template's redaction) is replaced too.
+    """
+    if not read:
+        return failure
+    leaves = secret_texts(read)
+    reason = failure.reason
+    for value in failure.quoted:
+        if value not in text or any(leaf in value for leaf in leaves):
+            reason = _mask(reason, value)
+    for leaf in sorted(leaves, key=len, reverse=True):
+        if len(leaf) >= MIN_MASKED_ANYWHERE and leaf not in text:
+            reason = _mask(reason, leaf)
+    failure.reason = reason
+    return failure
+
+
+def _mask(message: str, value: str) -> str:
+    if not value:
+        return message
+    message = message.replace(go_quote(value), '"[redacted]"')
+    inner = go_quote(value)[1:-1]
+    if inner != value:
+        message = message.replace(inner, "[redacted]")
+    return message.replace(value, "[redacted]")
 
 
 _CACHE_SIZE = 256

@@ -283,21 +283,21 @@ class Secret(GoStruct):
 class PemEncoded(GoStruct):
     """consul-template's ``dependency.PemEncoded``: what ``pkiCert`` returns."""
 
-    __slots__ = ("CA", "CACerts", "Cert", "Key")
+    __slots__ = ("CA", "CAChain", "Cert", "Key")
 
     GO_TYPE: ClassVar[str] = "dependency.PemEncoded"
     GO_POINTER: ClassVar[bool] = False
-    GO_FIELDS: ClassVar[tuple[str, ...]] = ("Cert", "Key", "CA", "CACerts")
+    GO_FIELDS: ClassVar[tuple[str, ...]] = ("Cert", "Key", "CA", "CAChain")
     GO_METHODS: ClassVar[tuple[str, ...]] = ("Data",)
 
     Cert: str
     Key: str
     CA: str
-    CACerts: StrList
+    CAChain: StrList
 
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
-        return {"Cert": "", "Key": "", "CA": "", "CACerts": NilStrList()}
+        return {"Cert": "", "Key": "", "CA": "", "CAChain": NilStrList()}
 
     def method_Data(self) -> PemEncoded:  # noqa: N802 - the Go method name is the API
         """``.Data`` mimics a KV v2 wrapper, as upstream does."""
@@ -305,21 +305,43 @@ class PemEncoded(GoStruct):
 
     @classmethod
     def from_secret(cls, secret: Secret) -> PemEncoded:
-        """Pick the PEM blocks out of a PKI issue response, each ending in a newline."""
+        """Sort the PEM blocks of a PKI issue response as consul-template does.
+
+        It scans the response's string values (``ca_chain``, a list, is not one of them): a
+        private key block is ``Key``, the certificate that is not a CA is ``Cert``, the first
+        CA certificate is ``CA`` and every distinct CA certificate is in ``CAChain``. Without
+        parsing X.509, a CA is told by where it comes from: ``issuing_ca``, or a block after
+        the first certificate of a ``pem_bundle`` ``certificate``. Each block ends in a newline.
+        """
         data = secret.Data
-        chain = data.get("ca_chain")
-        return cls(
-            Cert=_pem(data.get("certificate")),
-            Key=_pem(data.get("private_key")),
-            CA=_pem(data.get("issuing_ca")),
-            CACerts=StrList(_pem(item) for item in chain) if isinstance(chain, list) else NilStrList(),
-        )
+        key = cert = ""
+        chain = StrList()
+        for field in ("issuing_ca", "certificate", "private_key"):
+            for kind, block in _pem_blocks(data.get(field)):
+                if kind.endswith("PRIVATE KEY"):
+                    key = block
+                elif field == "certificate" and not cert:
+                    cert = block
+                elif block not in chain:
+                    chain.append(block)
+        return cls(Cert=cert, Key=key, CA=chain[0] if chain else "", CAChain=chain or NilStrList())
 
 
-def _pem(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        return ""
-    return value.strip() + "\n"
+def _pem_blocks(text: object) -> list[tuple[str, str]]:
+    """The PEM blocks in a text: (type, the block from BEGIN to END, ending in a newline)."""
+    blocks: list[tuple[str, str]] = []
+    if not isinstance(text, str):
+        return blocks
+    start = text.find("-----BEGIN ")
+    while start >= 0:
+        type_end = text.find("-----", start + 11)
+        end = text.find("-----END ", type_end + 5) if type_end >= 0 else -1
+        close = text.find("-----", end + 9) if end >= 0 else -1
+        if close < 0:
+            break
+        blocks.append((text[start + 11 : type_end], text[start : close + 5] + "\n"))
+        start = text.find("-----BEGIN ", close + 5)
+    return blocks
 
 
 def _is_null_secret(response: Mapping[str, Any]) -> bool:

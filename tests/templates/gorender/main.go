@@ -124,12 +124,64 @@ func kvPairs(rest []string) (map[string]string, error) {
 	return data, nil
 }
 
-func pem(v interface{}) string {
-	s, ok := v.(string)
-	if !ok || strings.TrimSpace(s) == "" {
-		return ""
+// pemEncoded sorts the PEM blocks of a PKI answer's string fields as consul-template's pemsCert:
+// the key, the leaf certificate, and the distinct CA certificates (issuing_ca first).
+func pemEncoded(data map[string]interface{}) dependency.PemEncoded {
+	var pems dependency.PemEncoded
+	for _, field := range []string{"issuing_ca", "certificate", "private_key"} {
+		text, _ := data[field].(string)
+		for _, block := range pemBlocks(text) {
+			switch {
+			case strings.HasSuffix(block[0], "PRIVATE KEY"):
+				pems.Key = block[1]
+			case field == "certificate" && pems.Cert == "":
+				pems.Cert = block[1]
+			case !contains(pems.CAChain, block[1]):
+				pems.CAChain = append(pems.CAChain, block[1])
+			}
+		}
 	}
-	return strings.TrimSpace(s) + "\n"
+	if len(pems.CAChain) > 0 {
+		pems.CA = pems.CAChain[0]
+	}
+	return pems
+}
+
+// pemBlocks returns each PEM block of text as its type and its text from BEGIN to END plus a newline.
+func pemBlocks(text string) [][2]string {
+	var blocks [][2]string
+	for {
+		start := strings.Index(text, "-----BEGIN ")
+		if start < 0 {
+			return blocks
+		}
+		text = text[start+11:]
+		typeEnd := strings.Index(text, "-----")
+		if typeEnd < 0 {
+			return blocks
+		}
+		end := strings.Index(text[typeEnd+5:], "-----END ")
+		if end < 0 {
+			return blocks
+		}
+		end += typeEnd + 5
+		closing := strings.Index(text[end+9:], "-----")
+		if closing < 0 {
+			return blocks
+		}
+		closing += end + 9
+		blocks = append(blocks, [2]string{text[:typeEnd], "-----BEGIN " + text[:closing+5] + "\n"})
+		text = text[closing+5:]
+	}
+}
+
+func contains(list []string, item string) bool {
+	for _, v := range list {
+		if v == item {
+			return true
+		}
+	}
+	return false
 }
 
 // member reports whether v is in l, with consul-template's "in" rules.
@@ -205,6 +257,7 @@ func funcs(c *testCase) template.FuncMap {
 		return dependency.FromVaultJSON(text)
 	}
 	env := func(name string) string { return c.Env[name] }
+	lookupEnv := func(name string) (string, bool) { v, ok := c.Env[name]; return v, ok }
 	return template.FuncMap{
 		"secret": func(s ...string) (interface{}, error) {
 			if len(s) == 0 {
@@ -237,18 +290,11 @@ func funcs(c *testCase) template.FuncMap {
 			if secret == nil || err != nil {
 				return nil, err
 			}
-			pems := dependency.PemEncoded{Cert: pem(secret.Data["certificate"]), Key: pem(secret.Data["private_key"]), CA: pem(secret.Data["issuing_ca"])}
-			if chain, ok := secret.Data["ca_chain"].([]interface{}); ok {
-				pems.CACerts = []string{}
-				for _, item := range chain {
-					pems.CACerts = append(pems.CACerts, pem(item))
-				}
-			}
-			return pems, nil
+			return pemEncoded(secret.Data), nil
 		},
 		"env": func(s string) (string, error) { return env(s), nil },
 		"envOrDefault": func(s, d string) (string, error) {
-			if v := env(s); v != "" {
+			if v, ok := lookupEnv(s); ok {
 				return v, nil
 			}
 			return d, nil

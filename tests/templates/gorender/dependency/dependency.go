@@ -39,10 +39,8 @@ type SecretWrapInfo struct {
 
 // PemEncoded is what pkiCert returns.
 type PemEncoded struct {
-	Cert    string
-	Key     string
-	CA      string
-	CACerts []string
+	Cert, Key, CA string
+	CAChain       []string
 }
 
 // Data mimics a KV v2 wrapper.
