@@ -13,7 +13,7 @@ from lightkube.core.exceptions import NotReadyError
 from lightkube.core.resource import NamespacedResource
 from lightkube.types import PatchType
 
-from vaultinject.kube.errors import from_api_error, from_transport_error
+from vaultinject.kube.errors import KubeError, from_api_error, from_transport_error
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -83,6 +83,15 @@ class Kube:
     async def delete(self, resource: type[Any], name: str, namespace: str | None = None) -> None:
         await self._call(self.client.delete(resource, name, **_ns(resource, namespace)))
 
+    async def get_path(self, path: str) -> Any:
+        """GET a path outside the resource APIs (`/version`, `/readyz`) and return its JSON."""
+        # lightkube has no call for these; its underlying httpx client carries the base URL and auth.
+        http: httpx2.AsyncClient = self.client._client._client
+        with _translated():
+            response = await http.get(path)
+            response.raise_for_status()
+            return response.json()
+
     def watch_raw(
         self,
         resource: type[R],
@@ -123,6 +132,9 @@ def _translated() -> Iterator[None]:
         yield
     except ApiError as error:
         raise from_api_error(error) from None
+    except httpx2.HTTPStatusError as error:  # a raw request's answer (lightkube's own raise ApiError)
+        code = error.response.status_code
+        raise KubeError(f"HTTP {code} from {error.request.url.path}", code) from None
     except httpx2.HTTPError as error:
         raise from_transport_error(error) from None
 
