@@ -16,7 +16,7 @@ from vaultinject.kube import Kube, KubeError, load_config
 from vaultinject.spec import Mode, Settings
 from vaultinject.webhook.app import WebhookApp
 from vaultinject.webhook.metrics import Metrics
-from vaultinject.webhook.tls import ServingCertificate
+from vaultinject.webhook.tls import CertificateFiles
 
 log = logging.getLogger("vaultinject.webhook")
 
@@ -75,7 +75,8 @@ async def settings_for_cluster(options: Options) -> Settings:
 
 async def serve(options: Options, sock: socket.socket | None = None) -> None:
     """Serve until SIGTERM or SIGINT; reload the certificate files when they change."""
-    certificate = ServingCertificate(options.cert_file, options.key_file, options.ca_file)
+    files = CertificateFiles(options.cert_file, options.key_file, options.ca_file)
+    certificate = files.serving
     metrics = Metrics()
     settings = await settings_for_cluster(options)
     app = WebhookApp(settings, certificate.trusted, metrics, deadline=options.deadline)
@@ -86,7 +87,7 @@ async def serve(options: Options, sock: socket.socket | None = None) -> None:
     config.load()
     config.ssl = certificate.listener
     server = uvicorn.Server(config)
-    reloader = asyncio.create_task(_keep_reloading(certificate, metrics))
+    reloader = asyncio.create_task(_keep_reloading(files, metrics))
     try:
         await server.serve(sockets=[sock] if sock is not None else None)
     finally:
@@ -96,8 +97,8 @@ async def serve(options: Options, sock: socket.socket | None = None) -> None:
         app.close()
 
 
-async def _keep_reloading(certificate: ServingCertificate, metrics: Metrics) -> None:
+async def _keep_reloading(files: CertificateFiles, metrics: Metrics) -> None:
     while True:
-        metrics.certificate_expiry.set(certificate.seconds_left())
+        metrics.certificate_expiry.set(files.serving.seconds_left())
         await asyncio.sleep(RELOAD_EVERY)
-        await asyncio.to_thread(certificate.reload)
+        await asyncio.to_thread(files.reload)
