@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,9 +39,19 @@ class Certificates:
 
 
 class RunningWebhook:
-    def __init__(self, process: subprocess.Popen[str], url: str, certificates: Certificates) -> None:
-        self.process, self.url, self.certificates = process, url, certificates
+    def __init__(self, process: subprocess.Popen[str], url: str, certificates: Certificates | None) -> None:
+        self.process, self.url = process, url
+        self._certificates = certificates
         self.log: list[str] = []
+
+    @property
+    def certificates(self) -> Certificates:
+        assert self._certificates is not None, "a webhook with automatic TLS has no certificate files"
+        return self._certificates
+
+    @certificates.setter
+    def certificates(self, value: Certificates) -> None:
+        self._certificates = value
 
     @property
     def port(self) -> int:
@@ -50,19 +60,37 @@ class RunningWebhook:
 
 @contextmanager
 def running_webhook(directory: Path, *extra: str) -> Iterator[RunningWebhook]:
+    """A webhook serving certificate files of a fresh test CA."""
     certificates = Certificates(directory)
+    files = [
+        "--tls-cert-file", str(certificates.cert_file), "--tls-key-file", str(certificates.key_file),
+        "--tls-ca-file", str(certificates.ca_file),
+    ]  # fmt: skip
+    with _started([*files, *extra], certificates.client_context) as webhook:
+        webhook.certificates = certificates
+        yield webhook
+
+
+@contextmanager
+def running_auto_webhook(kubeconfig: Path, *extra: str) -> Iterator[RunningWebhook]:
+    """A webhook with automatic TLS (serving only once its Secret holds a trusted certificate)."""
+    with _started(["--tls", "auto", "--kubeconfig", str(kubeconfig), *extra], None) as webhook:
+        yield webhook
+
+
+@contextmanager
+def _started(args: list[str], context: Callable[[], ssl.SSLContext] | None) -> Iterator[RunningWebhook]:
     command = [
         sys.executable, "-m", "vaultinject.cli", "webhook", "--listen", "127.0.0.1:0",
-        "--tls-cert-file", str(certificates.cert_file), "--tls-key-file", str(certificates.key_file),
-        "--tls-ca-file", str(certificates.ca_file), "--kubernetes-version", "1.31",
-        "--vault-addr", "https://vault.vault.svc:8200", *extra,
+        "--kubernetes-version", "1.31", "--vault-addr", "https://vault.vault.svc:8200", *args,
     ]  # fmt: skip
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         url, lines = _listening(process)
-        webhook = RunningWebhook(process, url, certificates)
+        webhook = RunningWebhook(process, url, None)
         webhook.log = lines
-        _wait_ready(webhook)
+        if context is not None:
+            _wait_ready(webhook, context)
         yield webhook
     finally:
         process.send_signal(signal.SIGTERM)
@@ -86,15 +114,13 @@ def _listening(process: subprocess.Popen[str]) -> tuple[str, list[str]]:
     raise AssertionError(f"the webhook did not start: {''.join(lines)}")
 
 
-def _wait_ready(webhook: RunningWebhook, timeout: float = 15) -> None:
+def _wait_ready(webhook: RunningWebhook, context: Callable[[], ssl.SSLContext], timeout: float = 15) -> None:
     import http.client
 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            connection = http.client.HTTPSConnection(
-                "127.0.0.1", webhook.port, context=webhook.certificates.client_context(), timeout=2
-            )
+            connection = http.client.HTTPSConnection("127.0.0.1", webhook.port, context=context(), timeout=2)
             try:
                 connection.request("GET", "/healthz")
                 if connection.getresponse().status == 200:

@@ -121,7 +121,9 @@ def test_sigterm_stops_it_promptly(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        ([], 2, "--tls-cert-file and --tls-key-file are required"),
+        (["--tls", "files"], 2, "--tls files needs --tls-cert-file and --tls-key-file"),
+        (["--kubeconfig", "/nonexistent"], 1, "kubeconfig /nonexistent does not exist"),
+        (["--tls-sync", "soon"], 2, "--tls-sync must be a duration such as"),
         (["--tls-cert-file", "/nope.crt", "--tls-key-file", "/nope.key"], 1, "cannot read /nope.crt"),
         (
             ["--tls-cert-file", "a", "--tls-key-file", "b", "--listen", "nowhere"],

@@ -43,6 +43,7 @@ def issue(ca: Pair, hosts: list[str], lifetime: dt.timedelta, now: dt.datetime) 
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+    lifetime = min(lifetime, ca_cert.not_valid_after_utc - now)  # never outlive the CA that signs it
     cert = (
         _builder(subject, ca_cert.subject, key.public_key(), now, lifetime)
         .add_extension(x509.SubjectAlternativeName([_general_name(host) for host in hosts]), critical=False)
@@ -62,6 +63,11 @@ def due(cert_pem: bytes, now: dt.datetime, fraction: float = 2 / 3) -> bool:
     cert = x509.load_pem_x509_certificate(cert_pem)
     start, end = cert.not_valid_before_utc + BACKDATE, cert.not_valid_after_utc
     return now >= start + (end - start) * fraction or now < cert.not_valid_before_utc
+
+
+def outlives(cert_pem: bytes, now: dt.datetime, span: dt.timedelta) -> bool:
+    """Whether the certificate is still valid `span` from now."""
+    return x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc > now + span
 
 
 def certificates(bundle_pem: bytes) -> list[x509.Certificate]:

@@ -7,16 +7,18 @@ import contextlib
 import logging
 import re
 import socket
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import uvicorn
 
-from vaultinject.kube import Kube, KubeError, load_config
+from vaultinject.kube import Kube, KubeError, LeaderElector, load_config
 from vaultinject.spec import Mode, Settings
 from vaultinject.webhook.app import WebhookApp
+from vaultinject.webhook.autotls import AutoTLS, Lifetimes, Where
 from vaultinject.webhook.metrics import Metrics
-from vaultinject.webhook.tls import CertificateFiles
+from vaultinject.webhook.tls import CertificateFiles, ServingCertificate
 
 log = logging.getLogger("vaultinject.webhook")
 
@@ -27,14 +29,19 @@ RELOAD_EVERY = 1.0
 class Options(NamedTuple):
     host: str
     port: int
-    cert_file: Path
-    key_file: Path
+    cert_file: Path | None  # file mode: these three; automatic TLS: `auto`
+    key_file: Path | None
     ca_file: Path | None
     settings: Settings
     mode_configured: bool  # VAULTINJECT_MODE or --mode was given: the cluster version does not choose it
     kubernetes_version: str | None
     kubeconfig: str | None
     deadline: float
+    auto: Where | None = None
+    identity: str = ""
+    lifetimes: Lifetimes = Lifetimes()
+    sync_every: float = 5.0
+    lease_duration: float = 15.0
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -74,11 +81,51 @@ async def settings_for_cluster(options: Options) -> Settings:
 
 
 async def serve(options: Options, sock: socket.socket | None = None) -> None:
-    """Serve until SIGTERM or SIGINT; reload the certificate files when they change."""
-    files = CertificateFiles(options.cert_file, options.key_file, options.ca_file)
-    certificate = files.serving
+    """Serve until SIGTERM or SIGINT, keeping the serving certificate current."""
     metrics = Metrics()
     settings = await settings_for_cluster(options)
+    async with contextlib.AsyncExitStack() as stack:
+        certificate, upkeep = await _certificates(options, stack)
+        tasks = [asyncio.create_task(upkeep), asyncio.create_task(_report_expiry(certificate, metrics))]
+        try:
+            await _serve(options, sock, settings, certificate, metrics)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _certificates(
+    options: Options, stack: contextlib.AsyncExitStack
+) -> tuple[ServingCertificate, Coroutine[Any, Any, None]]:
+    """The certificate to serve first, and the task that keeps it current (file reloads or automatic TLS)."""
+    if options.auto is None:
+        assert options.cert_file is not None
+        assert options.key_file is not None
+        files = CertificateFiles(options.cert_file, options.key_file, options.ca_file)
+        return files.serving, _keep_reloading(files)
+    kube = await stack.enter_async_context(Kube(load_config(options.kubeconfig)))
+    elector = LeaderElector(
+        kube, f"{options.auto.secret}-leader", options.auto.namespace, options.identity,
+        lease_duration=options.lease_duration,
+        renew_deadline=options.lease_duration * 2 / 3,
+        retry_period=options.lease_duration * 2 / 15,
+    )  # fmt: skip
+    auto = AutoTLS(
+        kube, options.auto, options.identity, lifetimes=options.lifetimes, sync_every=options.sync_every,
+        elector=elector,
+    )  # fmt: skip
+    certificate = await auto.first_certificate()
+    return certificate, auto.run(certificate)
+
+
+async def _serve(
+    options: Options,
+    sock: socket.socket | None,
+    settings: Settings,
+    certificate: ServingCertificate,
+    metrics: Metrics,
+) -> None:
     app = WebhookApp(settings, certificate.trusted, metrics, deadline=options.deadline)
     config = uvicorn.Config(
         app, host=options.host, port=options.port, http="httptools", lifespan="off",
@@ -86,19 +133,19 @@ async def serve(options: Options, sock: socket.socket | None = None) -> None:
     )  # fmt: skip
     config.load()
     config.ssl = certificate.listener
-    server = uvicorn.Server(config)
-    reloader = asyncio.create_task(_keep_reloading(files, metrics))
     try:
-        await server.serve(sockets=[sock] if sock is not None else None)
+        await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)
     finally:
-        reloader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reloader
         app.close()
 
 
-async def _keep_reloading(files: CertificateFiles, metrics: Metrics) -> None:
+async def _keep_reloading(files: CertificateFiles) -> None:
     while True:
-        metrics.certificate_expiry.set(files.serving.seconds_left())
         await asyncio.sleep(RELOAD_EVERY)
         await asyncio.to_thread(files.reload)
+
+
+async def _report_expiry(certificate: ServingCertificate, metrics: Metrics) -> None:
+    while True:
+        metrics.certificate_expiry.set(certificate.seconds_left())
+        await asyncio.sleep(RELOAD_EVERY)
