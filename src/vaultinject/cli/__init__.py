@@ -13,6 +13,8 @@ from vaultinject import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "inject": ("vaultinject.cli.inject", "inject Vault agents into manifests and print the result"),
     "explain": ("vaultinject.cli.explain", "say what would be injected into each pod, and why"),
+    "webhook": ("vaultinject.cli.webhook", "serve the mutating admission webhook over HTTPS"),
+    "install": ("vaultinject.cli.install", "print the manifests that install the webhook"),
     "agent": ("vaultinject.agent.__main__", "run the in-pod agent (init, sidecar or native mode)"),
     "lab": ("vaultinject.cli.lab", "run the local emulated Kubernetes API server and Vault server"),
 }

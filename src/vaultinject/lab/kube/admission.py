@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from vaultinject.lab.kube import patching
+from vaultinject.lab.kube import defaults, patching
 from vaultinject.lab.kube.model import AdmissionRequest
 from vaultinject.lab.kube.selectors import LabelSelector, SelectorError
 from vaultinject.lab.kube.status import ApiError, bad_request, internal
@@ -134,7 +134,11 @@ class WebhookAdmission:
         if not response.get("allowed"):
             raise denial(name, response.get("status") or {})
         if mutating and response.get("patch") is not None and obj is not None:
-            return _apply_patch(response["patch"], obj)
+            # The API server decodes a patched object with its scheme, which defaults it again
+            # (mutating/dispatcher.go): fields a webhook adds get their defaults too.
+            patched = _apply_patch(response["patch"], obj)
+            defaults.apply_defaults(request.rt.storage_key, patched)
+            return patched
         return obj
 
     def _review(self, request: AdmissionRequest, obj: JSON | None) -> JSON:
