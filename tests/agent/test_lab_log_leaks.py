@@ -115,5 +115,7 @@ def test_no_form_of_any_secret_reaches_the_log_on_any_error_path(
         assert not leaks(forbidden(), log), f"{path}/{fmt} leaked:\n{log}"
         if fmt == "json":
             assert all(json.loads(line) for line in log.splitlines()), log
-        if path in ("parseInt", "range", "vault missing", "command"):
+        # template errors quote no data at all (the engine redacts the whole value: the first layer);
+        # where the agent itself prints data, the scrubber must leave the ordinary values alone
+        if path in ("vault missing", "command"):
             assert UNREGISTERED_TAIL in log, f"{path}/{fmt} scrubbed ordinary values:\n{log}"
