@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# checkov (a judge of the install manifests) in a venv of its own: its pins must not move ours.
+CHECKOV := .venv-checkov/bin/checkov
 
 .PHONY: demo test lint typecheck unit bench clean
 
@@ -17,7 +19,11 @@ demo: $(STAMP)
 	$(BIN)/vaultinject inject -f examples/ -o yaml --vault-addr https://vault.vault.svc:8200 --summary
 
 ## The whole test suite: lint, types, tests.
-test: $(STAMP) lint typecheck unit
+test: $(STAMP) $(CHECKOV) lint typecheck unit
+
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet 'checkov>=3.2'
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
@@ -33,4 +39,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/inject.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov .mypy_cache .pytest_cache .ruff_cache

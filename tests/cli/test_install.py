@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import socket
 import ssl
 import subprocess
@@ -218,3 +219,27 @@ def _published_bundle(kube: LabKube) -> str:
     )
     encoded = config["webhooks"][0]["clientConfig"].get("caBundle") or ""
     return base64.b64decode(encoded).decode()
+
+
+CHECKOV = Path(__file__).resolve().parents[2] / ".venv-checkov" / "bin" / "checkov"
+
+
+@pytest.mark.skipif(not CHECKOV.exists(), reason="`make test` installs checkov in .venv-checkov")
+@pytest.mark.parametrize("args", [[], ["--tls", "files", "--opt-out"]], ids=["auto", "files-opt-out"])
+def test_checkovs_kubernetes_checks_pass_or_say_why_not(tmp_path: Path, args: list[str]) -> None:
+    text, _ = install(*args)
+    manifest = tmp_path / "install.yaml"
+    manifest.write_text(text)
+    result = subprocess.run(
+        [str(CHECKOV), "-f", str(manifest), "--framework", "kubernetes", "--skip-download", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+    report = json.loads(result.stdout)
+    assert report["summary"]["failed"] == 0, [c["check_id"] for c in report["results"]["failed_checks"]]
+    assert report["summary"]["passed"] > 50
+    for check in report["results"]["skipped_checks"]:
+        assert len(check["check_result"]["suppress_comment"]) > 20, check["check_id"]
