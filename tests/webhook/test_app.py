@@ -88,7 +88,9 @@ def test_a_decision_past_the_deadline_is_refused_in_time(monkeypatch: pytest.Mon
     monkeypatch.setattr(app_module, "review", slow)
     webhook = WebhookApp(SETTINGS, deadline=0.3)
     started = time.monotonic()
-    answer = mutate(webhook, admission_review(pod(**OPTED_IN), uid="late"))
+    large = pod(**OPTED_IN)
+    large["metadata"]["annotations"]["example.com/notes"] = "n" * (app_module.INLINE_BODY + 1)
+    answer = mutate(webhook, admission_review(large, uid="late"))  # large reviews are decided on the pool
     assert time.monotonic() - started < 1.2
     response = answer.json()["response"]
     assert (answer.status, response["uid"], response["allowed"]) == (200, "late", False)

@@ -140,3 +140,17 @@ def test_bad_start_up_says_what_to_fix(args: list[str], code: int, message: str)
     assert result.returncode == code
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_kept_alive_connections_do_not_wait_on_delayed_acks(tmp_path: Path) -> None:
+    """Nagle's algorithm on the listening socket held every response body for the client's delayed ACK
+    (40 ms a review); 30 requests on one connection took 1.3 s. With TCP_NODELAY they take milliseconds."""
+    with running_webhook(tmp_path) as webhook:
+        connection = connect(webhook)
+        get(connection, "/healthz")
+        started = time.monotonic()
+        for _ in range(30):
+            assert get(connection, "/healthz")[0] == 200
+        elapsed = time.monotonic() - started
+        connection.close()
+        assert elapsed < 0.6, f"30 kept-alive requests took {elapsed:.2f} s"

@@ -10,8 +10,9 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vaultinject.cli.options import add_settings_options, settings_from
 from vaultinject.spec import SettingsError
@@ -142,11 +143,21 @@ def main(argv: list[str]) -> int:
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, lambda *_: None)
     try:
-        asyncio.run(serve(options, sock))
+        _run(serve(options, sock))
     except (CertificateError, KubeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop (uvicorn[standard] brings it), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def _options(arguments: argparse.Namespace) -> Options:
@@ -212,6 +223,9 @@ def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it. Without it, Nagle holds the response body (a second TLS record)
+    # until the client's delayed ACK: 40 ms added to every review on a kept-alive connection.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(1024)
     return sock

@@ -70,7 +70,12 @@ def _object(value: object, path: str, problems: list[SpecError], fields: Mapping
         _wrong(value, path, "a mapping", problems)
         return
     for name, checker in fields.items():
-        checker(value.get(name), f"{path}.{name}", problems)
+        field = value.get(name)
+        if field is not None or checker in _REQUIRED:  # absent optional fields: nothing to check, no path
+            checker(field, f"{path}.{name}", problems)
+
+
+_REQUIRED: set[Check] = set()
 
 
 def _required(checker: Check) -> Check:
@@ -80,6 +85,7 @@ def _required(checker: Check) -> Check:
         else:
             checker(value, path, problems)
 
+    _REQUIRED.add(check_required)
     return check_required
 
 

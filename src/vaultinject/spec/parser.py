@@ -102,15 +102,34 @@ LOG_FORMATS = ("standard", "json")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
+_PARSED: dict[tuple[tuple[tuple[str, str], ...], Settings], InjectionSpec] = {}
+_PARSED_MAX = 512
+
+
 def parse(annotations: Mapping[str, str], settings: Settings | None = None) -> InjectionSpec:
-    """Parse a pod's annotations; raise `SpecError` (holding every error in `.errors`) if any is invalid."""
+    """Parse a pod's annotations; raise `SpecError` (holding every error in `.errors`) if any is invalid.
+
+    A spec is immutable, so the pods of one rollout, which share their annotations, share one parse.
+    """
     strings, errors = string_annotations(annotations)
     if not isinstance(annotations, Mapping):
         raise errors[0]
+    settings = settings or Settings()
+    key = (tuple(strings.items()), settings)
+    spec = None if errors else _PARSED.get(key)
+    if spec is None:
+        spec = _parse(strings, errors, settings)
+        if len(_PARSED) >= _PARSED_MAX:
+            del _PARSED[next(iter(_PARSED))]
+        _PARSED[key] = spec
+    return spec
+
+
+def _parse(strings: dict[str, str], errors: list[SpecError], settings: Settings) -> InjectionSpec:
     reader = _Reader(strings)
     reader.errors += errors
     reader.refused = {error.annotation for error in errors}
-    spec = _build(reader, settings or Settings())
+    spec = _build(reader, settings)
     if reader.errors:
         first = reader.errors[0]
         first.errors = tuple(reader.errors)

@@ -7,7 +7,10 @@ paths (reserved agent paths, secret destinations, mount clashes) compares cleane
 
 from __future__ import annotations
 
+from functools import lru_cache
 
+
+@lru_cache(maxsize=1024)  # one pod checks the same few paths dozens of times; a rollout's pods share them
 def clean(path: str) -> str:
     """Go's `filepath.Clean` on Linux: one `/` between names, no `.`, no `..` after a name or at the root."""
     rooted = path.startswith("/")
