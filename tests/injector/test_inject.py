@@ -512,3 +512,26 @@ def test_custom_delimiters_are_used_to_check_the_template() -> None:
         )
     )
     assert run(pod).injected
+
+
+def test_template_syntax_errors_are_reported_with_the_other_bad_annotations() -> None:
+    annotations = {
+        "vault.hashicorp.com/agent-inject": "true",
+        "vault.hashicorp.com/role": "web",
+        "vault.hashicorp.com/agent-limits-mem": "lots",
+        "vault.hashicorp.com/agent-inject-secret-a": "kv/a",
+        "vault.hashicorp.com/agent-inject-template-a": "{{ .Data",
+        "vault.hashicorp.com/agent-inject-secret-b": "kv/b",
+        "vault.hashicorp.com/agent-inject-template-b": "<< end >>",  # fine with its own delimiters
+        "vault.hashicorp.com/agent-template-left-delim-b": "<<",
+        "vault.hashicorp.com/agent-template-right-delim-b": ">>",
+    }
+    pod = {
+        "metadata": {"name": "p", "annotations": annotations},
+        "spec": {"containers": [{"name": "app", "image": "app"}]},
+    }
+    with pytest.raises(SpecError) as rejected:
+        inject(pod, Settings(vault_addr="https://vault:8200"))
+    named = [error.annotation for error in rejected.value.errors]
+    assert named == ["vault.hashicorp.com/agent-limits-mem", "vault.hashicorp.com/agent-inject-template-a"]
+    assert "line 1, column" in str(rejected.value.errors[1])

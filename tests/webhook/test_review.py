@@ -76,6 +76,11 @@ def test_pods_that_are_not_injected_pass_untouched(obj: dict[str, Any], namespac
             ["agent-inject-template-db", "agent-inject-template-b"],
         ),
         ({}, "kube-system", ["agent-inject"]),
+        (
+            {"agent_limits_mem": "lots", "agent_inject_template_b": "{{ end }}"},
+            "shop",
+            ["agent-limits-mem", "agent-inject-template-b"],
+        ),
     ],
 )
 def test_every_bad_annotation_is_named_in_one_refusal(

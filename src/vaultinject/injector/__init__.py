@@ -15,6 +15,7 @@ from vaultinject.injector.decision import Decision, decide
 from vaultinject.injector.mutate import mutate
 from vaultinject.injector.names import INIT_CONTAINER, SIDECAR
 from vaultinject.spec import InjectionSpec, Settings, SpecError, parse
+from vaultinject.spec.model import VAULT_PREFIX
 
 __all__ = ["INIT_CONTAINER", "SIDECAR", "Decision", "Injection", "SpecError", "decide", "inject"]
 
@@ -56,10 +57,42 @@ def inject(
         return Injection(dict(pod), [], None, (), decision.reason)
     shapes.check(shapes.injection_problems(pod))
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    spec = parse(annotations, settings)
+    try:
+        spec = parse(annotations, settings)
+    except SpecError as error:  # report the templates' syntax errors in the same answer
+        named = {each.annotation for each in error.errors}
+        extra = [each for each in _template_syntax_errors(annotations) if each.annotation not in named]
+        shapes.check([*error.errors, *extra])
+        raise
     check_templates(spec)
     mutated, warnings = mutate(pod, spec, settings)
     return Injection(mutated, pod_patch(pod, mutated), spec, tuple(warnings), decision.reason)
+
+
+INLINE_TEMPLATE = VAULT_PREFIX + "agent-inject-template-"
+TEMPLATE_FILE = VAULT_PREFIX + "agent-inject-template-file-"
+CUSTOM_DELIMITERS = (
+    VAULT_PREFIX + "agent-template-left-delim-",
+    VAULT_PREFIX + "agent-template-right-delim-",
+)
+
+
+def _template_syntax_errors(annotations: Mapping[str, Any]) -> list[SpecError]:
+    """Syntax errors of the inline templates, read from the annotations themselves, for a pod whose other
+    annotations do not parse (so there is no spec to take them from). Templates with custom delimiters
+    wait until the rest is valid."""
+    errors = []
+    for name, text in annotations.items():
+        if not (isinstance(name, str) and isinstance(text, str)) or not name.startswith(INLINE_TEMPLATE):
+            continue
+        key = name[len(INLINE_TEMPLATE) :]
+        if name.startswith(TEMPLATE_FILE) or any(prefix + key in annotations for prefix in CUSTOM_DELIMITERS):
+            continue
+        try:
+            templates.parse(text, name=name)
+        except templates.TemplateError as exc:
+            errors.append(SpecError(name, f"line {exc.line}, column {exc.column}: {exc.message}"))
+    return errors
 
 
 def check_templates(spec: InjectionSpec) -> None:
