@@ -48,6 +48,8 @@ def registration(name: str, hooks: int = 2) -> dict[str, Any]:
 def kube_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabKube]:
     with in_process_kube(tmp_path_factory.mktemp("kube")) as server:
         server.ensure_namespace("vaultinject")
+        path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+        server.call("POST", path, registration(CONFIG))
         yield server
 
 
@@ -66,10 +68,6 @@ async def published(kube: Kube, config: str = CONFIG) -> list[bytes]:
 def test_from_nothing_the_bundle_is_published_to_every_webhook_then_the_certificate_issued(
     kube_server: LabKube,
 ) -> None:
-    kube_server.call(
-        "POST", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", registration(CONFIG)
-    )
-
     async def scenario() -> None:
         async with Kube(load_config(kube_server.kubeconfig)) as kube:
             tls = auto(kube)
@@ -98,10 +96,6 @@ def test_no_certificate_is_issued_while_the_bundle_cannot_be_published(kube_serv
 
 
 def test_ca_rotation_keeps_the_old_ca_and_publishes_before_issuing(kube_server: LabKube) -> None:
-    kube_server.call(
-        "POST", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", registration(CONFIG)
-    )
-
     async def scenario() -> None:
         async with Kube(load_config(kube_server.kubeconfig)) as kube:
             tls = auto(kube)
@@ -122,9 +116,6 @@ def test_ca_rotation_keeps_the_old_ca_and_publishes_before_issuing(kube_server: 
 
 def test_a_new_leader_finishes_a_rotation_the_old_one_died_in(kube_server: LabKube) -> None:
     """The old leader stored a new CA and died before publishing it: nothing it left is served untrusted."""
-    kube_server.call(
-        "POST", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", registration(CONFIG)
-    )
 
     async def scenario() -> None:
         async with Kube(load_config(kube_server.kubeconfig)) as kube:
@@ -149,10 +140,6 @@ def test_a_new_leader_finishes_a_rotation_the_old_one_died_in(kube_server: LabKu
 def test_a_replica_never_serves_a_certificate_the_published_bundle_does_not_trust(
     kube_server: LabKube,
 ) -> None:
-    kube_server.call(
-        "POST", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", registration(CONFIG)
-    )
-
     async def scenario() -> None:
         async with Kube(load_config(kube_server.kubeconfig)) as kube:
             leader = auto(kube)

@@ -25,6 +25,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("vaultinject.webhook")
 
 
+# flag, VAULTINJECT_* variable, default, help
+AUTO_TLS_FLAGS = (
+    ("--tls-secret", "TLS_SECRET", "vaultinject-webhook-tls",
+     "Secret holding the CA and the serving certificate (vaultinject-webhook-tls)"),
+    ("--webhook-config", "WEBHOOK_CONFIG", "vaultinject",
+     "MutatingWebhookConfiguration whose webhooks get the CA bundle (vaultinject)"),
+    ("--tls-hosts", "TLS_HOSTS", None,
+     "comma-separated names for the certificate (default: vaultinject.<namespace>.svc)"),
+    ("--tls-cert-lifetime", "TLS_CERT_LIFETIME", "24h",
+     "serving certificate lifetime, renewed at two thirds (24h)"),
+    ("--tls-ca-lifetime", "TLS_CA_LIFETIME", "8760h",
+     "CA lifetime, rotated at two thirds with the old CA kept in the bundle (8760h)"),
+    ("--lease-duration", "LEASE_DURATION", "15s",
+     "leader election: how long a silent leader's Lease lasts before another replica takes it (15s)"),
+    ("--tls-sync", "TLS_SYNC", "5s",
+     "how often replicas re-read the Secret and the leader checks the certificates (5s)"),
+)  # fmt: skip
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"VAULTINJECT_{name}", default)
 
@@ -60,44 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=namespace,
         help="the webhook's namespace: its Secret and Lease live there (POD_NAMESPACE, else vaultinject)",
     )
-    auto.add_argument(
-        "--tls-secret",
-        default=_env("TLS_SECRET", "vaultinject-webhook-tls"),
-        help="Secret holding the CA and the serving certificate (vaultinject-webhook-tls)",
-    )
-    auto.add_argument(
-        "--webhook-config",
-        default=_env("WEBHOOK_CONFIG", "vaultinject"),
-        help="MutatingWebhookConfiguration whose webhooks get the CA bundle (vaultinject)",
-    )
-    auto.add_argument(
-        "--tls-hosts",
-        default=_env("TLS_HOSTS"),
-        help="comma-separated names for the certificate (default: vaultinject.<namespace>.svc)",
-    )
+    for flag, env, default, help_ in AUTO_TLS_FLAGS:
+        auto.add_argument(flag, default=_env(env, default), help=help_)
     identity = _env("IDENTITY", os.environ.get("POD_NAME", socket.gethostname()))
     auto.add_argument(
         "--identity", default=identity, help="this replica's name in the Lease (POD_NAME, else the host name)"
-    )
-    auto.add_argument(
-        "--tls-cert-lifetime",
-        default=_env("TLS_CERT_LIFETIME", "24h"),
-        help="serving certificate lifetime, renewed at two thirds (24h)",
-    )
-    auto.add_argument(
-        "--tls-ca-lifetime",
-        default=_env("TLS_CA_LIFETIME", "8760h"),
-        help="CA lifetime, rotated at two thirds with the old CA kept in the bundle (8760h)",
-    )
-    auto.add_argument(
-        "--lease-duration",
-        default=_env("LEASE_DURATION", "15s"),
-        help="leader election: how long a silent leader's Lease lasts before another replica takes it (15s)",
-    )
-    auto.add_argument(
-        "--tls-sync",
-        default=_env("TLS_SYNC", "5s"),
-        help="how often replicas re-read the Secret and the leader checks the certificates (5s)",
     )
     add(
         "--kubernetes-version",
