@@ -64,3 +64,19 @@ def exchange(
         )
     finally:
         sock.close()
+
+
+def number_token(token: str) -> tuple[str, str]:
+    """A JSON number token spliced into `render_json` as written (`1e400`, `NaN`), not as a string."""
+    return ("raw", token)
+
+
+def render_json(value: Any) -> str:
+    """JSON text of `value`, with every `number_token()` written out verbatim."""
+    if isinstance(value, tuple):
+        return str(value[1])
+    if isinstance(value, list):
+        return "[" + ",".join(render_json(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{render_json(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)

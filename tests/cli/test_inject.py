@@ -11,31 +11,13 @@ import jsonpatch as reference
 import pytest
 import yaml
 
+from tests.pods import OPTED_IN, VAULT, pod
 from vaultinject.cli import main
 from vaultinject.injector import inject
 from vaultinject.spec import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-VAULT = "vault.hashicorp.com/"
 ADDR = ["--vault-addr", "https://vault:8200"]
-
-
-def pod(name: str = "web", namespace: str | None = None, **annotations: str) -> dict[str, Any]:
-    metadata: dict[str, Any] = {
-        "name": name,
-        "annotations": {VAULT + k.replace("_", "-"): v for k, v in annotations.items()},
-    }
-    if namespace:
-        metadata["namespace"] = namespace
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": {"containers": [{"name": "app", "image": "app"}]},
-    }
-
-
-OPTED_IN = {"agent_inject": "true", "role": "web", "agent_inject_secret_db": "kv/db"}
 
 
 def run(

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.budget import examples
-from tests.rawhttp import Answer, chunked, exchange, request_bytes
+from tests.rawhttp import Answer, chunked, exchange, number_token, render_json, request_bytes
 from vaultinject.lab.kube.harness import LabKube
 
 LIMIT = 3 * 1024 * 1024
@@ -200,30 +200,17 @@ def test_a_malformed_request_line_is_a_status(kube: LabKube) -> None:
 # --- the property: any hostile request ------------------------------------------------------------
 
 numbers = st.sampled_from(["1e400", "-1e999", "1" + "0" * 400, "NaN", "Infinity", "-Infinity", "1e-400", "7"])
-leaves = st.one_of(
-    st.text(max_size=8), st.integers(), st.booleans(), st.none(), numbers.map(lambda n: f"#{n}")
-)
+leaves = st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.none(), numbers.map(number_token))
 documents = st.recursive(
     leaves,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
 )
 
 
-def _render_json(value: object) -> str:
-    """JSON with raw number tokens spliced in (hypothesis strings starting with # are numbers)."""
-    if isinstance(value, str) and value.startswith("#"):
-        return value[1:]
-    if isinstance(value, list):
-        return "[" + ",".join(_render_json(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(k)}:{_render_json(v)}" for k, v in value.items()) + "}"
-    return json.dumps(value)
-
-
 @st.composite
 def json_bodies(draw: st.DrawFn) -> bytes:
     depth = draw(st.sampled_from([0, 0, 50, 101, 3000]))
-    inner = _render_json({"metadata": {"name": draw(st.sampled_from(["p", "q"]))}, "data": draw(documents)})
+    inner = render_json({"metadata": {"name": draw(st.sampled_from(["p", "q"]))}, "data": draw(documents)})
     return ("[" * depth + inner + "]" * depth).encode()
 
 

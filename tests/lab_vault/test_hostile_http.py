@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.budget import examples
-from tests.rawhttp import Answer, chunked, exchange, request_bytes
+from tests.rawhttp import Answer, chunked, exchange, number_token, render_json, request_bytes
 from vaultinject.lab.vault.harness import ThreadVault, vault_thread
 
 from .helpers import raw
@@ -239,28 +239,18 @@ tokens = st.sampled_from(
     ["1e400", "-1e999", HUGE, "NaN", "Infinity", "-Infinity", "1e-400", "7", "1.5", "-3"]
 )
 strings = st.sampled_from([HUGE, "1e400", "NaN", "inf", "-5s", "99999999999999999h", "1h", "", "x"])
-leaves = st.one_of(tokens.map(lambda n: ("raw", n)), strings, st.integers(), st.booleans(), st.none())
+leaves = st.one_of(tokens.map(number_token), strings, st.integers(), st.booleans(), st.none())
 values = st.recursive(
     leaves,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
 )
 
 
-def _render(value: Any) -> str:
-    if isinstance(value, tuple):
-        return str(value[1])
-    if isinstance(value, list):
-        return "[" + ",".join(_render(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(k)}:{_render(v)}" for k, v in value.items()) + "}"
-    return json.dumps(value)
-
-
 @st.composite
 def bodies(draw: st.DrawFn) -> bytes:
     fields = draw(st.dictionaries(st.sampled_from(FIELDS), values, max_size=4))
     depth = draw(st.sampled_from([0, 0, 0, 99, 101, 5000]))
-    return ("[" * depth + _render(fields) + "]" * depth).encode()
+    return ("[" * depth + render_json(fields) + "]" * depth).encode()
 
 
 @st.composite

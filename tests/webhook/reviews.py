@@ -8,27 +8,6 @@ from typing import Any
 
 from vaultinject.webhook import WebhookApp
 
-VAULT = "vault.hashicorp.com/"
-
-
-def pod(name: str | None = "web", **annotations: str) -> dict[str, Any]:
-    metadata: dict[str, Any] = {
-        "annotations": {VAULT + k.replace("_", "-"): v for k, v in annotations.items()}
-    }
-    if name is None:
-        metadata["generateName"] = "web-"
-    else:
-        metadata["name"] = name
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": {"containers": [{"name": "app", "image": "app"}]},
-    }
-
-
-OPTED_IN = {"agent_inject": "true", "role": "web", "agent_inject_secret_db": "kv/db"}
-
 
 def admission_review(
     obj: Any,

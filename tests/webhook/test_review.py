@@ -9,7 +9,8 @@ from typing import Any
 import jsonpatch as reference
 import pytest
 
-from tests.webhook.reviews import OPTED_IN, VAULT, admission_review, pod
+from tests.pods import OPTED_IN, VAULT, pod
+from tests.webhook.reviews import admission_review
 from vaultinject.injector import inject
 from vaultinject.spec import Settings
 from vaultinject.webhook import BadReview, review

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.pods import OPTED_IN, pod
 from tests.webhook.harness import RunningWebhook, running_webhook
-from tests.webhook.reviews import OPTED_IN, admission_review, pod
+from tests.webhook.reviews import admission_review
 
 
 def connect(webhook: RunningWebhook, context: ssl.SSLContext | None = None) -> http.client.HTTPSConnection:

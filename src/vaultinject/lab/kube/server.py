@@ -13,8 +13,7 @@ import ssl
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from vaultinject.lab import httpbody, tls
+from vaultinject.lab.httphandler import EveryMethodHandler
 from vaultinject.lab.kube import bootstrap, routing
 from vaultinject.lab.kube.admission import ServiceResolver, WebhookAdmission
 from vaultinject.lab.kube.auth import Authenticator
@@ -258,27 +258,13 @@ def _body_error(error: httpbody.BodyError) -> ApiError:
     return ApiError(400, "BadRequest", f"the request body cannot be read: {error.message}")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(EveryMethodHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
     timeout = 600
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.client_address[0], *args)
-
-    def handle_one_request(self) -> None:
-        """Parse one request line and headers, then dispatch every method: an unknown verb is the API
-        server's 405 Status, not the standard library's 501 page."""
-        self.command, self.requestline = "", ""
-        self.raw_requestline = self.rfile.readline(65537)
-        if len(self.raw_requestline) > 65536:
-            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-            return
-        if not self.raw_requestline:
-            self.close_connection = True
-            return
-        if self.parse_request():
-            self._dispatch()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed request lines and headers, answered with a Status like every other error."""

@@ -13,10 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from vaultinject.lab import httpbody
+from vaultinject.lab.httphandler import EveryMethodHandler
 from vaultinject.lab.tls import server_context
 from vaultinject.lab.vault.api import HttpRequest, HttpResponse, VaultAPI
 from vaultinject.lab.vault.clock import Clock
@@ -69,7 +70,7 @@ class _Listener(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(EveryMethodHandler):
     protocol_version = "HTTP/1.1"
     server: _Listener
     timeout = 120
@@ -94,19 +95,6 @@ class _Handler(BaseHTTPRequestHandler):
             super().handle()
         except (OSError, ssl.SSLError):
             self.close_connection = True
-
-    def handle_one_request(self) -> None:
-        self.command, self.requestline = "", ""
-        self.raw_requestline = self.rfile.readline(65537)
-        if len(self.raw_requestline) > 65536:
-            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-            return
-        if not self.raw_requestline:
-            self.close_connection = True
-            return
-        if not self.parse_request():
-            return
-        self._dispatch()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed request lines and headers, answered in Vault's error envelope."""
