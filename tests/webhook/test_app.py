@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.budget import examples
-from tests.webhook.reviews import OPTED_IN, admission_review, call, mutate, pod
+from tests.pods import OPTED_IN, pod
+from tests.webhook.reviews import admission_review, call, mutate
 from vaultinject.spec import Settings
 from vaultinject.webhook import WebhookApp
 from vaultinject.webhook import app as app_module
@@ -149,3 +150,21 @@ def test_no_admission_review_shape_gets_a_5xx(review: Any) -> None:
         assert response["uid"] == review["request"]["uid"]
         assert isinstance(response["allowed"], bool)
         assert "internal error" not in answer.body.decode(), "a malformed pod must get a clear refusal"
+
+
+def test_an_internal_error_refuses_the_pod_and_logs_no_data(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(body: bytes, settings: Settings) -> Any:
+        raise ValueError("password=hunter2 quoted by a bug")
+
+    monkeypatch.setattr(app_module, "review", broken)
+    caplog.set_level(logging.INFO, "vaultinject.webhook")
+    webhook = WebhookApp(SETTINGS)
+    answer = mutate(webhook, admission_review(pod(**OPTED_IN), uid="oops"))
+    webhook.close()
+    response = answer.json()["response"]
+    assert (answer.status, response["uid"], response["allowed"]) == (200, "oops", False)
+    assert "internal error" in response["status"]["message"]
+    assert "internal error deciding a review: ValueError at " in caplog.text
+    assert "hunter2" not in caplog.text

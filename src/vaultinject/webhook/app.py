@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-import msgspec
 
 from vaultinject.spec import Settings
 from vaultinject.webhook.metrics import Metrics
@@ -102,8 +101,8 @@ class WebhookApp:
             raise Reply(400, f"not an AdmissionReview for a pod: {error}") from None
         except TimeoutError:
             return self._refuse(body, "timeout", f"vaultinject could not decide within {self.deadline:g}s")
-        except Exception:  # a bug of ours: refuse this pod, keep serving the others
-            log.exception("internal error while deciding a review")
+        except Exception as error:  # a bug of ours: refuse this pod, keep serving the others
+            log.error("internal error deciding a review: %s at %s", type(error).__name__, _place(error))
             return self._refuse(body, "error", "vaultinject had an internal error deciding on this pod")
         self._account(decision, time.perf_counter() - started)
         return decision.body
@@ -141,6 +140,12 @@ class WebhookApp:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _place(error: BaseException) -> str:
+    """Where an exception was raised (file and line): its message may quote pod data, so it is not logged."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "unknown"
 
 
 def _log_fields(decision: Decision, seconds: float) -> dict[str, Any]:
@@ -210,7 +215,3 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-def encode_json(value: Any) -> bytes:
-    return msgspec.json.encode(value)
