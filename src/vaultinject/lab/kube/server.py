@@ -21,6 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from vaultinject.lab import httpbody, tls
+from vaultinject.lab.controllers import manager
+from vaultinject.lab.controllers.base import Context
+from vaultinject.lab.controllers.settings import ControllerSettings
 from vaultinject.lab.httphandler import EveryMethodHandler
 from vaultinject.lab.kube import bootstrap, routing
 from vaultinject.lab.kube.admission import ServiceResolver, WebhookAdmission
@@ -64,6 +67,9 @@ class ServerConfig:
     extend_token_expiration: bool = True
     clock: Clock = field(default_factory=Clock)
     service_resolver: ServiceResolver | None = None
+    controllers: tuple[str, ...] | None = ()
+    """Which lab controllers to run: () none (the API server alone), None all of them."""
+    controller_settings: ControllerSettings = field(default_factory=ControllerSettings)
 
 
 def _load_or_create_ca(pki: Path) -> tls.CertificateAuthority:
@@ -131,6 +137,8 @@ class KubeServer:
             TokenSecrets(self.cluster, self.tokens, self.ca.cert_pem),
         ]
         self.gc = GarbageCollector(self.cluster, config.reap_pods)
+        context = Context(self.cluster, self.clock, config.controller_settings)
+        self.controllers = manager.build(context, config.controllers)
         self._http: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -144,6 +152,7 @@ class KubeServer:
             if not namespace["metadata"].get("deletionTimestamp"):
                 self.namespace_defaults.ensure(namespace["metadata"]["name"])
         self.gc.start()
+        self.controllers.start()
         self._thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="lab-kube-http", daemon=True
         )
@@ -154,6 +163,7 @@ class KubeServer:
             self._http.shutdown()
             self._http.server_close()
         self.gc.stop()
+        self.controllers.stop()
         self.store.close()
         self.admission.close()
 

@@ -1,0 +1,67 @@
+"""The event recorder of the in-process components: deduplicates repeats into a growing `count`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from vaultinject.lab import events
+from vaultinject.lab.controllers.client import ApiError, Client
+from vaultinject.lab.kube.clock import Clock
+
+JSON = dict[str, Any]
+log = logging.getLogger(__name__)
+_MAX_REMEMBERED = 4096
+
+
+class Recorder:
+    """Records Events as one component (`deployment-controller`, `default-scheduler`, ...)."""
+
+    def __init__(self, client: Client, clock: Clock, component: str, host: str = "") -> None:
+        self.client = client
+        self.clock = clock
+        self.component = component
+        self.host = host
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, ...], tuple[str, str, int]] = {}
+
+    def normal(self, obj: JSON, reason: str, message: str, field_path: str = "") -> None:
+        self.record(obj, events.NORMAL, reason, message, field_path)
+
+    def warning(self, obj: JSON, reason: str, message: str, field_path: str = "") -> None:
+        self.record(obj, events.WARNING, reason, message, field_path)
+
+    def record(self, obj: JSON, event_type: str, reason: str, message: str, field_path: str = "") -> None:
+        """Write the Event, or count one more of an identical one; failures are logged, never raised."""
+        ref = events.reference(obj, field_path)
+        key = events.correlation_key(
+            ref, event_type, reason, message, component=self.component, host=self.host
+        )
+        now = self.clock.now()
+        with self._lock:
+            seen = self._seen.get(key)
+        try:
+            if seen is not None:
+                namespace, name, count = seen
+                self.client.patch("events", namespace, name, events.repeat_patch(count + 1, now))
+                self._remember(key, namespace, name, count + 1)
+                return
+            body = events.event_body(
+                ref, event_type, reason, message, component=self.component, host=self.host, now=now
+            )
+            created = self.client.create("events", body["metadata"]["namespace"], body)
+            self._remember(key, created["metadata"]["namespace"], created["metadata"]["name"], 1)
+        except ApiError as error:
+            if seen is not None and error.code == 404:
+                with self._lock:
+                    self._seen.pop(key, None)
+                self.record(obj, event_type, reason, message, field_path)
+                return
+            log.warning("could not record event %s for %s: %s", reason, ref.get("name"), error.message)
+
+    def _remember(self, key: tuple[str, ...], namespace: str, name: str, count: int) -> None:
+        with self._lock:
+            if len(self._seen) >= _MAX_REMEMBERED:
+                self._seen.pop(next(iter(self._seen)))
+            self._seen[key] = (namespace, name, count)
