@@ -6,13 +6,14 @@ import copy
 from typing import Any
 
 import jsonpatch as reference
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.budget import examples
 from tests.injector.podcheck import assert_valid_pod
 from tests.injector.strategies import annotation_maps, json_values, pod_like
-from vaultinject.injector import SpecError, inject
+from vaultinject.injector import SpecError, inject, shapes
 from vaultinject.spec import Settings
 
 VAULT = "vault.hashicorp.com/"
@@ -137,3 +138,36 @@ def test_any_pod_like_structure_gives_a_clear_error_or_an_injection_that_applies
 @given(mutated_pods())
 def test_a_valid_pod_with_any_field_of_a_wrong_type_gives_a_clear_error_or_an_injection(pod: Any) -> None:
     check_any_pod(pod)
+
+
+@settings(max_examples=examples(600), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pod_like)
+def test_the_fast_shape_check_accepts_exactly_what_the_named_checks_accept(pod: dict[str, Any]) -> None:
+    """msgspec's pass over the spec must agree with the checkers that name problems, on any shape."""
+    spec = pod.get("spec")
+    named: list[SpecError] = []
+    shapes._object(spec, "spec", named, shapes._POD_SPEC)
+    fast = shapes._well_formed(spec, shapes._POD_SPEC_TYPE)
+    event(f"well formed: {fast}")
+    assert fast == (not named), [str(each) for each in named]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"securityContext": {"runAsUser": True}},
+        {"securityContext": {"runAsUser": 1.0}},
+        {"securityContext": {"runAsUser": 1 << 63}},
+        {"securityContext": {"runAsUser": -(1 << 63)}},
+        {"containers": [{"name": ""}]},
+        {"containers": [None]},
+        {"containers": [{"name": "a", "env": [{"name": "X", "valueFrom": "s"}]}]},
+        {"containers": [{"name": "a", "volumeMounts": [{"name": "v", "mountPath": None}]}]},
+        {"volumes": [{"name": "v", "projected": {"sources": [{"serviceAccountToken": {"path": 3}}]}}]},
+        {"containers": [{"name": "a", "unknown": object()}]},
+    ],
+)
+def test_the_fast_shape_check_agrees_at_the_edges(spec: dict[str, Any]) -> None:
+    named: list[SpecError] = []
+    shapes._object(spec, "spec", named, shapes._POD_SPEC)
+    assert shapes._well_formed(spec, shapes._POD_SPEC_TYPE) == (not named)

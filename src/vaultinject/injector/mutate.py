@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -312,11 +313,21 @@ def _agent_env(settings: Settings, token: TokenSource) -> list[Json]:
         _field_env("HOST_IP", "status.hostIP"),
         _field_env("POD_IP", "status.podIP"),
     ]
-    variables = settings.agent_environment()
+    variables = _agent_environment(settings)
     if token.file != paths.clean(settings.token_path):
         variables[env_name("token_path")] = token.file
     env += [{"name": name, "value": value} for name, value in sorted(variables.items())]
     return env
+
+
+@functools.lru_cache(maxsize=16)
+def _agent_variables(settings: Settings) -> tuple[tuple[str, str], ...]:
+    return tuple(settings.agent_environment().items())
+
+
+def _agent_environment(settings: Settings) -> dict[str, str]:
+    """The agents' settings variables; computed once per Settings (the webhook has one for its life)."""
+    return dict(_agent_variables(settings))
 
 
 def _field_env(name: str, field_path: str) -> Json:

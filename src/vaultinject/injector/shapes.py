@@ -8,7 +8,9 @@ Only the fields injection reads or writes are checked, and every problem is repo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from vaultinject.spec import SpecError
 from vaultinject.spec.parser import ANNOTATIONS_FIELD, string_annotations
@@ -39,9 +41,19 @@ def decision_problems(pod: object) -> list[SpecError]:
 def injection_problems(pod: object) -> list[SpecError]:
     """Problems in the pod spec injection reads and writes."""
     problems: list[SpecError] = []
-    if isinstance(pod, Mapping):
+    if isinstance(pod, Mapping) and not _well_formed(pod.get("spec"), _POD_SPEC_TYPE):
         _object(pod.get("spec"), "spec", problems, _POD_SPEC)
     return problems
+
+
+def _well_formed(value: object, shape: Any) -> bool:
+    """The fast path: msgspec accepts exactly what the checkers accept (the same tables build its
+    types), in a tenth of the time; only a refused value is walked again to name each problem."""
+    try:
+        msgspec.convert(value, shape, strict=True)
+    except (msgspec.ValidationError, TypeError):
+        return False
+    return True
 
 
 def _kind(value: object) -> str:
@@ -76,6 +88,16 @@ def _object(value: object, path: str, problems: list[SpecError], fields: Mapping
 
 
 _REQUIRED: set[Check] = set()
+_TYPES: dict[Check, Any] = {}
+"""The msgspec type of the values each checker accepts (None included where it is optional)."""
+_NonEmptyString = Annotated[str, msgspec.Meta(min_length=1)]
+
+
+def _struct_type(fields: Mapping[str, Check]) -> Any:
+    """A msgspec Struct type accepting the mappings `_object(..., fields)` accepts."""
+    members = [(name, _TYPES[checker], None) for name, checker in fields.items() if checker not in _REQUIRED]
+    required = [(name, _TYPES[checker]) for name, checker in fields.items() if checker in _REQUIRED]
+    return msgspec.defstruct("Shape", [*required, *members])
 
 
 def _required(checker: Check) -> Check:
@@ -85,7 +107,9 @@ def _required(checker: Check) -> Check:
         else:
             checker(value, path, problems)
 
+    assert checker is _string, "only strings can be required"
     _REQUIRED.add(check_required)
+    _TYPES[check_required] = _NonEmptyString
     return check_required
 
 
@@ -112,6 +136,7 @@ def _fields(fields: Mapping[str, Check]) -> Check:
     def check_fields(value: object, path: str, problems: list[SpecError]) -> None:
         _object(value, path, problems, fields)
 
+    _TYPES[check_fields] = _struct_type(fields) | None
     return check_fields
 
 
@@ -130,6 +155,7 @@ def _list_of(fields: Mapping[str, Check]) -> Check:
             else:
                 _object(each, f"{path}[{index}]", problems, fields)
 
+    _TYPES[check_list] = list[_struct_type(fields)] | None  # type: ignore[misc]
     return check_list
 
 
@@ -146,6 +172,13 @@ def _annotations(value: object, _path: str, problems: list[SpecError]) -> None:
         )
 
 
+_TYPES.update(
+    {
+        _string: str | None,
+        _boolean: bool | None,
+        _integer: Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)] | None,
+    }
+)
 _METADATA: dict[str, Check] = {
     "name": _string,
     "generateName": _string,
@@ -185,3 +218,5 @@ _POD_SPEC: dict[str, Check] = {
     "automountServiceAccountToken": _boolean,
     "securityContext": _fields(_SECURITY_CONTEXT),
 }
+_POD_SPEC_TYPE = _TYPES[_fields(_POD_SPEC)]
+_POD_SPEC_TYPE = _TYPES[_fields(_POD_SPEC)]
