@@ -9,7 +9,15 @@ from vaultinject.lab.controllers.base import Context, Controller, Manager
 CONTROLLERS: dict[str, type[Controller]] = {}
 """Every controller by its name; importing a controller module registers it here."""
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = (
+    "scheduler",
+    "nodelifecycle",
+    "tainteviction",
+    "podgc",
+    "endpoints",
+    "endpointslices",
+    "daemonset",
+)
 """The controller modules of this package, imported on the first `build`."""
 
 
