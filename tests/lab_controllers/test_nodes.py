@@ -38,6 +38,16 @@ def _pod(kube: LabKube, ns: str, name: str) -> JSON:
     return dict(kube.call("GET", f"/api/v1/namespaces/{ns}/pods/{name}"))
 
 
+def _all_ready(kube: LabKube, ns: str, names: list[str]) -> list[JSON]:
+    def pods() -> list[JSON] | None:
+        found = [_pod(kube, ns, n) for n in names]
+        return found if all(_ready(p) == "True" for p in found) else None
+
+    result = wait_for(pods)
+    assert result is not None
+    return result
+
+
 def _ready(pod: JSON) -> str:
     return next((c["status"] for c in pod["status"].get("conditions", []) if c["type"] == "Ready"), "")
 
@@ -51,18 +61,13 @@ def test_pods_spread_run_and_show_in_endpoints(kube: LabKube) -> None:
     )
     for i in range(3):
         kube.create_pod("web", f"web-{i}", labels={"app": "web"})
-    pods = wait_for(
-        lambda: (
-            all(_ready(p) == "True" for p in ps) and ps
-            if (ps := [_pod(kube, "web", f"web-{i}") for i in range(3)])
-            else None
-        )
-    )
+    pods = _all_ready(kube, "web", [f"web-{i}" for i in range(3)])
     assert sorted(p["spec"]["nodeName"] for p in pods) == ["sim-0", "sim-1", "sim-2"]
     assert all(p["status"]["podIP"].startswith("127.244.") for p in pods)
     endpoints = wait_for(
         lambda: (e := kube.call("GET", "/api/v1/namespaces/web/endpoints/web")).get("subsets") and e
     )
+    assert isinstance(endpoints, dict)
     assert len(endpoints["subsets"][0]["addresses"]) == 3
     slices = wait_for(
         lambda: (
@@ -71,6 +76,7 @@ def test_pods_spread_run_and_show_in_endpoints(kube: LabKube) -> None:
             and items
         )
     )
+    assert isinstance(slices, list)
     assert slices[0]["metadata"]["labels"]["kubernetes.io/service-name"] == "web"
     assert all(e["conditions"]["ready"] for e in slices[0]["endpoints"])
     if shutil.which("kubectl"):
@@ -106,6 +112,7 @@ def test_nothing_fits_gives_the_schedulers_message(kube: LabKube) -> None:
         return next((c for c in pod["status"].get("conditions", []) if c["type"] == "PodScheduled"), None)
 
     found = wait_for(condition)
+    assert found is not None
     assert found["reason"] == "Unschedulable"
     assert found["message"] == (
         "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes "
@@ -119,13 +126,7 @@ def test_a_silent_node_turns_unknown_and_its_pods_are_evicted(kube: LabKube) -> 
     kube.ensure_namespace("drill")
     for i in range(3):
         kube.create_pod("drill", f"p-{i}")
-    pods = wait_for(
-        lambda: (
-            all(_ready(p) == "True" for p in ps) and ps
-            if (ps := [_pod(kube, "drill", f"p-{i}") for i in range(3)])
-            else None
-        )
-    )
+    pods = _all_ready(kube, "drill", [f"p-{i}" for i in range(3)])
     victim = pods[0]
     node = victim["spec"]["nodeName"]
     kube.server.simulated.pause(node)
@@ -137,6 +138,7 @@ def test_a_silent_node_turns_unknown_and_its_pods_are_evicted(kube: LabKube) -> 
         return n if ready["status"] == "Unknown" else None
 
     dead = wait_for(unknown, timeout=10)
+    assert dead is not None
     ready = next(c for c in dead["status"]["conditions"] if c["type"] == "Ready")
     assert (ready["reason"], ready["message"]) == (
         "NodeStatusUnknown",
@@ -220,3 +222,80 @@ def test_simulated_nodes_take_a_thousand_pods(tmp_path: Path) -> None:
         total = time.monotonic() - started
         logging.getLogger(__name__).warning("1000 pods: created in %.1fs, Ready in %.1fs", created, total)
         assert total < 120
+
+
+def _taints(kube: LabKube, node: str) -> set[tuple[str, str]]:
+    return {
+        (t["key"], t["effect"]) for t in kube.call("GET", f"/api/v1/nodes/{node}")["spec"].get("taints", [])
+    }
+
+
+def test_all_nodes_down_is_master_disruption_no_eviction(kube: LabKube) -> None:
+    assert kube.server is not None
+    assert kube.server.simulated is not None
+    kube.ensure_namespace("md")
+    kube.create_pod("md", "survivor")
+    _all_ready(kube, "md", ["survivor"])
+    for name in kube.server.simulated.names:
+        kube.server.simulated.pause(name)
+    unreachable = ("node.kubernetes.io/unreachable", "NoSchedule")
+    wait_for(lambda: all(unreachable in _taints(kube, n) for n in ("sim-0", "sim-1", "sim-2")), timeout=10)
+    time.sleep(2.5)  # well past the 1 s toleration
+    for name in ("sim-0", "sim-1", "sim-2"):
+        assert ("node.kubernetes.io/unreachable", "NoExecute") not in _taints(kube, name)
+    assert not _pod(kube, "md", "survivor")["metadata"].get("deletionTimestamp")
+    assert _ready(_pod(kube, "md", "survivor")) == "False"
+
+
+def test_daemonset_runs_one_pod_per_node_and_podgc_removes_orphans(tmp_path: Path) -> None:
+    settings = ControllerSettings(
+        node_monitor_grace_period=5.0,
+        node_monitor_period=0.1,
+        pod_gc_orphan_quarantine=0.5,
+        resync_period=5.0,
+    )
+    with in_process_kube(
+        tmp_path / "kube", controllers=None, controller_settings=settings, simulated_nodes=3
+    ) as kube:
+        kube.ensure_namespace("ds")
+        kube.ensure_service_account("ds", "default")
+        body = {
+            "metadata": {"name": "agent"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {
+                    "metadata": {"labels": {"app": "agent"}},
+                    "spec": {"containers": [{"name": "a", "image": "busybox"}]},
+                },
+            },
+        }
+        kube.call("POST", "/apis/apps/v1/namespaces/ds/daemonsets", body)
+        path = "/apis/apps/v1/namespaces/ds/daemonsets/agent"
+        status = wait_for(
+            lambda: (st := kube.call("GET", path).get("status") or {}).get("numberReady") == 3 and st,
+            timeout=10,
+        )
+        assert isinstance(status, dict)
+        assert status["desiredNumberScheduled"] == status["currentNumberScheduled"] == 3
+        assert status["updatedNumberScheduled"] == status["numberAvailable"] == 3
+        pods = kube.call("GET", "/api/v1/namespaces/ds/pods")["items"]
+        assert sorted(p["spec"]["nodeName"] for p in pods) == ["sim-0", "sim-1", "sim-2"]
+        pinned = pods[0]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert pinned["nodeSelectorTerms"][0]["matchFields"][0]["values"] == [pods[0]["spec"]["nodeName"]]
+        keys = {(t["key"], t.get("effect")) for t in pods[0]["spec"]["tolerations"]}
+        assert ("node.kubernetes.io/unreachable", "NoExecute") in keys
+        assert ("node.kubernetes.io/unschedulable", "NoSchedule") in keys
+        # A node deleted for good: PodGC fails and force-deletes its pods after the quarantine; the DaemonSet
+        # does not replace them (two nodes left).
+        assert kube.server is not None
+        assert kube.server.simulated is not None
+        kube.server.simulated.pause("sim-2")
+        kube.call("DELETE", "/api/v1/nodes/sim-2")
+        wait_for(
+            lambda: (
+                sorted(p["spec"]["nodeName"] for p in kube.call("GET", "/api/v1/namespaces/ds/pods")["items"])
+                == ["sim-0", "sim-1"]
+            ),
+            timeout=10,
+        )
+        wait_for(lambda: (kube.call("GET", path).get("status") or {}).get("desiredNumberScheduled") == 2)
