@@ -299,3 +299,50 @@ def test_daemonset_runs_one_pod_per_node_and_podgc_removes_orphans(tmp_path: Pat
             timeout=10,
         )
         wait_for(lambda: (kube.call("GET", path).get("status") or {}).get("desiredNumberScheduled") == 2)
+
+
+def test_server_flags_feed_default_tolerations_and_controller_settings(kube: LabKube) -> None:
+    from vaultinject.lab.kube import cli
+
+    kube.ensure_namespace("tol")
+    pod = kube.create_pod("tol", "p")
+    seconds = {t["key"]: t["tolerationSeconds"] for t in pod["spec"]["tolerations"]}
+    assert seconds == {"node.kubernetes.io/not-ready": 1, "node.kubernetes.io/unreachable": 1}
+    args = cli.parser().parse_args(
+        [
+            "--data-dir",
+            "/x",
+            "--node-monitor-grace-period",
+            "1m30s",
+            "--simulated-nodes",
+            "4",
+            "--controllers",
+            "*",
+        ]
+    )
+    assert args.node_monitor_grace_period == 90.0
+    assert args.simulated_nodes == 4
+    assert cli._controllers(args.controllers) is None
+
+
+def test_kubectl_describe_service_lists_its_endpoints(kube: LabKube) -> None:
+    if not shutil.which("kubectl"):
+        pytest.skip("kubectl is not installed")
+    kube.ensure_namespace("d")
+    spec = {"selector": {"app": "d"}, "ports": [{"port": 8200, "targetPort": "http"}]}
+    kube.call("POST", "/api/v1/namespaces/d/services", {"metadata": {"name": "vault"}, "spec": spec})
+    container = {"name": "v", "image": "vault", "ports": [{"name": "http", "containerPort": 8201}]}
+    kube.create_pod("d", "vault-0", labels={"app": "d"}, containers=[container])
+    ip = _all_ready(kube, "d", ["vault-0"])[0]["status"]["podIP"]
+
+    def described() -> str | None:
+        out = subprocess.run(
+            ["kubectl", "describe", "svc", "-n", "d", "vault"],
+            env=kube.env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return out if f"{ip}:8201" in out else None
+
+    assert "Endpoints:" in (wait_for(described) or "")
