@@ -9,7 +9,20 @@ from vaultinject.lab.controllers.base import Context, Controller, Manager
 CONTROLLERS: dict[str, type[Controller]] = {}
 """Every controller by its name; importing a controller module registers it here."""
 
-MODULES: tuple[str, ...] = ("replicaset", "deployment", "statefulset", "job", "cronjob")
+MODULES: tuple[str, ...] = (
+    "replicaset",
+    "deployment",
+    "statefulset",
+    "job",
+    "cronjob",
+    "scheduler",
+    "nodelifecycle",
+    "tainteviction",
+    "podgc",
+    "endpoints",
+    "endpointslices",
+    "daemonset",
+)
 """The controller modules of this package, imported on the first `build`."""
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from vaultinject.lab.controllers.settings import ControllerSettings
 from vaultinject.lab.kube.server import DEFAULT_ISSUER, KubeServer, ServerConfig
 
 READY_PREFIX = "lab kube: serving "
@@ -41,8 +43,44 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave pods Terminating after their grace period (a kubelet finishes their deletion)",
     )
+    p.add_argument(
+        "--controllers",
+        default="",
+        help="comma-separated lab controllers to run, '*' for all (default: none)",
+    )
+    p.add_argument(
+        "--simulated-nodes", type=int, default=0, help="nodes with simulated kubelets (kwok-style)"
+    )
+    for flag, default, text in (
+        ("--node-monitor-grace-period", 50.0, "seconds without a heartbeat before a node is Unknown"),
+        ("--node-monitor-period", 5.0, "seconds between node health checks"),
+        ("--node-startup-grace-period", 60.0, "seconds a new node may take to post Ready"),
+        ("--pod-gc-orphan-quarantine", 40.0, "seconds a node must be gone before PodGC removes its pods"),
+    ):
+        p.add_argument(flag, type=_seconds, default=default, help=text)
+    for flag in ("--default-not-ready-toleration-seconds", "--default-unreachable-toleration-seconds"):
+        p.add_argument(flag, type=int, default=300, help="tolerationSeconds DefaultTolerationSeconds adds")
     p.add_argument("--log-level", default="WARNING", help="Python logging level")
     return p
+
+
+def _seconds(value: str) -> float:
+    """Seconds as a number or a Go duration (`50s`, `1m30s`, `500ms`)."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise argparse.ArgumentTypeError(f"invalid duration {value!r}")
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def _controllers(value: str) -> tuple[str, ...] | None:
+    if value.strip() == "*":
+        return None
+    return tuple(n.strip() for n in value.split(",") if n.strip())
 
 
 def main(argv: list[str]) -> int:
@@ -61,6 +99,18 @@ def main(argv: list[str]) -> int:
         bookmark_interval=args.bookmark_interval,
         watch_history=args.watch_history,
         reap_pods=not args.no_grace_reaper,
+        controllers=_controllers(args.controllers),
+        controller_settings=ControllerSettings(
+            node_monitor_grace_period=args.node_monitor_grace_period,
+            node_monitor_period=args.node_monitor_period,
+            node_startup_grace_period=args.node_startup_grace_period,
+            pod_gc_orphan_quarantine=args.pod_gc_orphan_quarantine,
+            default_not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
+            default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
+        ),
+        default_not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
+        default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
+        simulated_nodes=args.simulated_nodes,
     )
     server = KubeServer(config)
     stop = threading.Event()

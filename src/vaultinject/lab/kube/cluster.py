@@ -76,6 +76,8 @@ class Cluster:
         self.admission = admission
         self.after_create: list[Callable[[ResourceType, JSON], None]] = []
         self.deleter = Deleter(self)
+        self.default_toleration_seconds = (300, 300)
+        """--default-not-ready-toleration-seconds and --default-unreachable-toleration-seconds."""
 
     # --- reads ---
 
@@ -155,7 +157,7 @@ class Cluster:
             plugins.namespace_lifecycle(self.store, rt, namespace, obj)
             if rt.storage_key == "pods":
                 plugins.service_account(self.store, obj)
-                plugins.default_toleration_seconds(obj)
+                plugins.default_toleration_seconds(obj, *self.default_toleration_seconds)
             obj = self.admit("CREATE", rt, "", obj, None, op=op, options_kind="CreateOptions")
         for attempt in range(_MAX_RETRIES):
             candidate = clone(obj) if attempt else obj
@@ -421,7 +423,7 @@ class Cluster:
             self._keep_system_fields(rt, current, candidate)
         self._default(rt, candidate)
         if rt.storage_key == "pods" and not subresource and op.admit:
-            plugins.default_toleration_seconds(candidate)
+            plugins.default_toleration_seconds(candidate, *self.default_toleration_seconds)
         candidate = self.admit(
             "UPDATE", rt, subresource, candidate, current, op=op, options_kind=options_kind
         )

@@ -120,7 +120,7 @@ def _project_token(spec: JSON) -> None:
 
 
 # plugin/pkg/admission/defaulttolerationseconds: --default-not-ready-toleration-seconds and
-# --default-unreachable-toleration-seconds, both 300.
+# --default-unreachable-toleration-seconds, both 300 unless the server is told otherwise.
 _DEFAULT_TOLERATION_SECONDS = 300
 _NOT_READY = "node.kubernetes.io/not-ready"
 _UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -136,19 +136,24 @@ def _tolerates(tolerations: list[Any], taint_key: str) -> bool:
     )
 
 
-def default_toleration_seconds(pod: JSON) -> None:
-    """Let the pod ride out a not-ready or unreachable node for 300 s, unless it already tolerates that."""
+def default_toleration_seconds(
+    pod: JSON,
+    not_ready: int = _DEFAULT_TOLERATION_SECONDS,
+    unreachable: int = _DEFAULT_TOLERATION_SECONDS,
+) -> None:
+    """Let the pod ride out a not-ready or unreachable node (300 s by default), unless it already
+    tolerates that."""
     spec = pod.setdefault("spec", {})
     if not isinstance(spec.get("tolerations"), list):
         spec["tolerations"] = []
     tolerations = spec["tolerations"]
-    for taint_key in (_NOT_READY, _UNREACHABLE):
+    for taint_key, seconds in ((_NOT_READY, not_ready), (_UNREACHABLE, unreachable)):
         if not _tolerates(tolerations, taint_key):
             tolerations.append(
                 {
                     "key": taint_key,
                     "operator": "Exists",
                     "effect": "NoExecute",
-                    "tolerationSeconds": _DEFAULT_TOLERATION_SECONDS,
+                    "tolerationSeconds": seconds,
                 }
             )

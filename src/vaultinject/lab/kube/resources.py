@@ -116,6 +116,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     _core("Endpoints", "endpoints", True, ("ep",)),
     ResourceType("events.k8s.io", "v1", "Event", "events", True, ("ev",), storage="events"),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
+    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
     _apps(kind="Deployment", plural="deployments", short_names=("deploy",), subresources=(STATUS, SCALE)),
     _apps(kind="ReplicaSet", plural="replicasets", short_names=("rs",), subresources=(STATUS, SCALE)),
     _apps(kind="StatefulSet", plural="statefulsets", short_names=("sts",), subresources=(STATUS, SCALE)),

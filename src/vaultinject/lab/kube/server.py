@@ -38,6 +38,7 @@ from vaultinject.lab.kube.rbac import Attributes, Authorizer
 from vaultinject.lab.kube.status import ApiError, internal
 from vaultinject.lab.kube.store import Store
 from vaultinject.lab.kube.tokens import SigningKey, TokenService
+from vaultinject.lab.kubelet.simulated import SimulatedNodes
 
 log = logging.getLogger(__name__)
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -70,6 +71,10 @@ class ServerConfig:
     controllers: tuple[str, ...] | None = ()
     """Which lab controllers to run: () none (the API server alone), None all of them."""
     controller_settings: ControllerSettings = field(default_factory=ControllerSettings)
+    default_not_ready_toleration_seconds: int = 300
+    default_unreachable_toleration_seconds: int = 300
+    simulated_nodes: int = 0
+    """Nodes with no processes behind them (kwok-style, `lab/kubelet/simulated.py`)."""
 
 
 def _load_or_create_ca(pki: Path) -> tls.CertificateAuthority:
@@ -109,6 +114,10 @@ class KubeServer:
         self.store = Store(data / "state.db", config.watch_history)
         self.admission = WebhookAdmission(self.store, config.service_resolver)
         self.cluster = Cluster(self.store, self.clock, admission=self.admission)
+        self.cluster.default_toleration_seconds = (
+            config.default_not_ready_toleration_seconds,
+            config.default_unreachable_toleration_seconds,
+        )
         audiences = config.api_audiences or [config.issuer]
         key = SigningKey.load_or_create(pki / "sa.key")
         self.tokens = TokenService(
@@ -139,6 +148,13 @@ class KubeServer:
         self.gc = GarbageCollector(self.cluster, config.reap_pods)
         context = Context(self.cluster, self.clock, config.controller_settings)
         self.controllers = manager.build(context, config.controllers)
+        self.simulated: SimulatedNodes | None = None
+        if config.simulated_nodes > 0:
+            # Their kubelets renew leases often enough for whatever grace period the lab runs with.
+            lease = min(40.0, config.controller_settings.node_monitor_grace_period)
+            self.simulated = SimulatedNodes(
+                self.cluster, self.clock, config.simulated_nodes, lease_duration=lease
+            )
         self._http: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -152,6 +168,8 @@ class KubeServer:
             if not namespace["metadata"].get("deletionTimestamp"):
                 self.namespace_defaults.ensure(namespace["metadata"]["name"])
         self.gc.start()
+        if self.simulated is not None:
+            self.simulated.start()
         self.controllers.start()
         self._thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="lab-kube-http", daemon=True
@@ -164,6 +182,8 @@ class KubeServer:
             self._http.server_close()
         self.gc.stop()
         self.controllers.stop()
+        if self.simulated is not None:
+            self.simulated.stop()
         self.store.close()
         self.admission.close()
 

@@ -95,7 +95,8 @@ def _node_status(node: JSON) -> str:
     ready = next(
         (c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None
     )
-    status = {"True": "Ready", "False": "NotReady"}.get((ready or {}).get("status", ""), "Unknown")
+    # printNode: anything but True (False or Unknown) is NotReady; no Ready condition at all is Unknown.
+    status = "Unknown" if ready is None else "Ready" if ready.get("status") == "True" else "NotReady"
     return f"{status},SchedulingDisabled" if (node.get("spec") or {}).get("unschedulable") else status
 
 
@@ -118,6 +119,35 @@ def _event_row(event: JSON, now: float) -> list[Any]:
         event.get("reason", ""),
         target,
         event.get("message") or event.get("note", ""),
+    ]
+
+
+def _first_three(items: list[str]) -> str:
+    """kubectl's list cell: at most three entries, then ` + N more...`."""
+    text = ",".join(items[:3])
+    return f"{text} + {len(items) - 3} more..." if len(items) > 3 else text
+
+
+def _endpoints_row(obj: JSON, now: float) -> list[Any]:
+    """printEndpoints / formatEndpoints: ready addresses with each port."""
+    items = []
+    for subset in obj.get("subsets") or []:
+        ports = subset.get("ports") or []
+        for address in subset.get("addresses") or []:
+            items += [f"{address['ip']}:{p['port']}" for p in ports] if ports else [address["ip"]]
+    return [obj["metadata"]["name"], _first_three(items) or "<none>", _age(obj, now)]
+
+
+def _endpointslice_row(obj: JSON, now: float) -> list[Any]:
+    """printEndpointSlice: address type, ports and endpoint addresses (`<unset>` when empty)."""
+    ports = [str(p["port"]) if p.get("port") is not None else "*" for p in obj.get("ports") or []]
+    addresses = [a for e in obj.get("endpoints") or [] for a in e.get("addresses") or []]
+    return [
+        obj["metadata"]["name"],
+        obj.get("addressType", ""),
+        _first_three(ports) or "<unset>",
+        _first_three(addresses) or "<unset>",
+        _age(obj, now),
     ]
 
 
@@ -158,6 +188,17 @@ _LAYOUTS: dict[str, tuple[list[JSON], Callable[[JSON, float], list[Any]]]] = {
             _column("Version"),
         ],
         _node_row,
+    ),
+    "endpoints": ([_column("Name", fmt="name"), _column("Endpoints"), _column("Age")], _endpoints_row),
+    "endpointslices.discovery.k8s.io": (
+        [
+            _column("Name", fmt="name"),
+            _column("AddressType"),
+            _column("Ports"),
+            _column("Endpoints"),
+            _column("Age"),
+        ],
+        _endpointslice_row,
     ),
     "events": (
         [_column("Last Seen"), _column("Type"), _column("Reason"), _column("Object"), _column("Message")],

@@ -1,0 +1,1 @@
+"""The lab kubelet: real per-node processes, and simulated (kwok-style) nodes."""
