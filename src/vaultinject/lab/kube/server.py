@@ -38,6 +38,7 @@ from vaultinject.lab.kube.rbac import Attributes, Authorizer
 from vaultinject.lab.kube.status import ApiError, internal
 from vaultinject.lab.kube.store import Store
 from vaultinject.lab.kube.tokens import SigningKey, TokenService
+from vaultinject.lab.network import ipam
 
 log = logging.getLogger(__name__)
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -48,7 +49,7 @@ _SERVER_NAMES = (
     "kubernetes.default",
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
-    "10.96.0.1",
+    ipam.KUBERNETES_SERVICE_IP,
 )
 
 
