@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave pods Terminating after their grace period (a kubelet finishes their deletion)",
     )
+    # network helper's flags
+    p.add_argument("--service-proxy", action="store_true", help="forward ClusterIP:port to ready endpoints")
     p.add_argument("--log-level", default="WARNING", help="Python logging level")
     return p
 
@@ -61,6 +63,7 @@ def main(argv: list[str]) -> int:
         bookmark_interval=args.bookmark_interval,
         watch_history=args.watch_history,
         reap_pods=not args.no_grace_reaper,
+        service_proxy=args.service_proxy,
     )
     server = KubeServer(config)
     stop = threading.Event()

@@ -39,6 +39,7 @@ from vaultinject.lab.kube.status import ApiError, internal
 from vaultinject.lab.kube.store import Store
 from vaultinject.lab.kube.tokens import SigningKey, TokenService
 from vaultinject.lab.network import ipam
+from vaultinject.lab.network.proxy import ServiceProxy
 
 log = logging.getLogger(__name__)
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -71,6 +72,8 @@ class ServerConfig:
     controllers: tuple[str, ...] | None = ()
     """Which lab controllers to run: () none (the API server alone), None all of them."""
     controller_settings: ControllerSettings = field(default_factory=ControllerSettings)
+    service_proxy: bool = False
+    """Run the Service proxy (ClusterIP:port listeners in 127.96.0.0/16) in this process."""
 
 
 def _load_or_create_ca(pki: Path) -> tls.CertificateAuthority:
@@ -142,6 +145,7 @@ class KubeServer:
         self.controllers = manager.build(context, config.controllers)
         self._http: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.proxy: ServiceProxy | None = None
 
     # --- lifecycle ---
 
@@ -154,6 +158,9 @@ class KubeServer:
                 self.namespace_defaults.ensure(namespace["metadata"]["name"])
         self.gc.start()
         self.controllers.start()
+        if self.config.service_proxy:
+            self.proxy = ServiceProxy(self.store, self.port)
+            self.proxy.start()
         self._thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="lab-kube-http", daemon=True
         )
@@ -163,6 +170,8 @@ class KubeServer:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+        if self.proxy is not None:
+            self.proxy.stop()
         self.gc.stop()
         self.controllers.stop()
         self.store.close()
