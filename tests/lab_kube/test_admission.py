@@ -122,11 +122,14 @@ def test_service_reference_is_resolved_and_its_dns_name_verified(
             "/api/v1/namespaces/vault/services",
             {
                 "metadata": {"name": "injector"},
-                "spec": {
-                    "clusterIP": "127.0.0.1",
-                    "ports": [{"name": "https", "port": 443, "targetPort": hook.port}],
-                },
+                "spec": {"ports": [{"name": "https", "port": 443, "targetPort": hook.port}]},
             },
+        )
+        subsets = [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "https", "port": hook.port}]}]
+        kube.call(
+            "POST",
+            "/api/v1/namespaces/vault/endpoints",
+            {"metadata": {"name": "injector"}, "subsets": subsets},
         )
         client_config = {
             "service": {"namespace": "vault", "name": "injector", "path": "/mutate"},

@@ -9,6 +9,7 @@ from vaultinject.lab.kube.cluster import Cluster
 from vaultinject.lab.kube.model import SYSTEM, Operation, clone
 from vaultinject.lab.kube.resources import REGISTRY, ResourceType
 from vaultinject.lab.kube.status import ApiError
+from vaultinject.lab.network import ipam
 
 JSON = dict[str, Any]
 NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -170,7 +171,7 @@ def _kubernetes_service(cluster: Cluster, port: int) -> None:
     service = {
         "metadata": {"name": "kubernetes", "labels": labels},
         "spec": {
-            "clusterIP": "10.96.0.1",
+            "clusterIP": ipam.KUBERNETES_SERVICE_IP,
             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
             "type": "ClusterIP",
         },

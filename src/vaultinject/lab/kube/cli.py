@@ -60,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument(flag, type=_seconds, default=default, help=text)
     for flag in ("--default-not-ready-toleration-seconds", "--default-unreachable-toleration-seconds"):
         p.add_argument(flag, type=int, default=300, help="tolerationSeconds DefaultTolerationSeconds adds")
+    p.add_argument("--service-proxy", action="store_true", help="forward ClusterIP:port to ready endpoints")
     p.add_argument("--log-level", default="WARNING", help="Python logging level")
     return p
 
@@ -111,6 +112,7 @@ def main(argv: list[str]) -> int:
         default_not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
         default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
         simulated_nodes=args.simulated_nodes,
+        service_proxy=args.service_proxy,
     )
     server = KubeServer(config)
     stop = threading.Event()

@@ -28,16 +28,19 @@ from vaultinject.lab.kube.selectors import (
 )
 from vaultinject.lab.kube.status import (
     ApiError,
+    GoLiteral,
     already_exists,
     bad_request,
     conflict,
     invalid,
+    invalid_value,
     not_found,
     required,
     unprocessable_patch,
     unsupported_media_type,
 )
 from vaultinject.lab.kube.store import AlreadyExists, Conflict, NotFound, Store
+from vaultinject.lab.network import ipam
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -242,11 +245,16 @@ class Cluster:
         spec = service.setdefault("spec", {})
         if spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None":
             return
-        if not spec.get("clusterIP"):
-            used = {(s.get("spec") or {}).get("clusterIP") for s in self.store.list_objects("services")[0]}
-            spec["clusterIP"] = next(
-                ip for n in range(10, 65536) if (ip := f"10.96.{n // 256}.{n % 256}") not in used
-            )
+        requested = spec.get("clusterIP")
+        if requested and not ipam.in_service_range(str(requested)):
+            detail = f"failed to allocate IP {requested}: {ipam.service_range_error()}"
+            value = GoLiteral(f'[]string{{"{requested}"}}')
+            error = invalid_value("spec.clusterIPs", value, detail)
+            raise invalid("Service", "", service["metadata"].get("name", ""), [error])
+        if not requested:
+            services = self.store.list_objects("services")[0]
+            used = [str((s.get("spec") or {}).get("clusterIP")) for s in services]
+            spec["clusterIP"] = ipam.next_cluster_ip(used)
         spec["clusterIPs"] = [spec["clusterIP"]]
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")

@@ -39,6 +39,8 @@ from vaultinject.lab.kube.status import ApiError, internal
 from vaultinject.lab.kube.store import Store
 from vaultinject.lab.kube.tokens import SigningKey, TokenService
 from vaultinject.lab.kubelet.simulated import SimulatedNodes
+from vaultinject.lab.network import ipam
+from vaultinject.lab.network.proxy import ServiceProxy
 
 log = logging.getLogger(__name__)
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -49,7 +51,7 @@ _SERVER_NAMES = (
     "kubernetes.default",
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
-    "10.96.0.1",
+    ipam.KUBERNETES_SERVICE_IP,
 )
 
 
@@ -75,6 +77,8 @@ class ServerConfig:
     default_unreachable_toleration_seconds: int = 300
     simulated_nodes: int = 0
     """Nodes with no processes behind them (kwok-style, `lab/kubelet/simulated.py`)."""
+    service_proxy: bool = False
+    """Run the Service proxy (ClusterIP:port listeners in 127.96.0.0/16) in this process."""
 
 
 def _load_or_create_ca(pki: Path) -> tls.CertificateAuthority:
@@ -157,6 +161,7 @@ class KubeServer:
             )
         self._http: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.proxy: ServiceProxy | None = None
 
     # --- lifecycle ---
 
@@ -171,6 +176,9 @@ class KubeServer:
         if self.simulated is not None:
             self.simulated.start()
         self.controllers.start()
+        if self.config.service_proxy:
+            self.proxy = ServiceProxy(self.store, self.port)
+            self.proxy.start()
         self._thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="lab-kube-http", daemon=True
         )
@@ -180,6 +188,8 @@ class KubeServer:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+        if self.proxy is not None:
+            self.proxy.stop()
         self.gc.stop()
         self.controllers.stop()
         if self.simulated is not None:
