@@ -1,0 +1,1 @@
+"""The lab kubelet: runtime, volumes, env and the node process."""
