@@ -242,6 +242,9 @@ class Runtime:
             containers = self._containers.pop(pod_uid, [])
         for container in containers:
             container.signal(signal.SIGKILL)
+            # The container's orphans too (it leads its own process group): no PID namespace reaps them here.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(container.pid, signal.SIGKILL)
             container.wait(10)
         pod_dir = self.pod_dir(pod_uid)
         if not pod_dir.exists():
