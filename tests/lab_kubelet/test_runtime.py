@@ -233,3 +233,18 @@ def test_image_command() -> None:
     assert image_command("example.com/notvaultinject", ["vaultinject"], []) == ["vaultinject"]
     with pytest.raises(StartError):
         image_command("busybox", [], [])
+
+
+def test_remove_pod_kills_orphans(runtime: Runtime, tmp_path: Path) -> None:
+    cfg = config(tmp_path, ["/bin/sh", "-c", "sleep 30 & echo $!; exit 0"])
+    code, out = run(runtime, cfg)
+    assert code == 0
+    orphan = int(out.split()[0])
+    assert Path(f"/proc/{orphan}").exists()
+    runtime.remove_pod("pod-1")
+    deadline = time.monotonic() + 5
+    while (
+        Path(f"/proc/{orphan}/stat").exists() and Path(f"/proc/{orphan}/stat").read_text().split()[2] != "Z"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
