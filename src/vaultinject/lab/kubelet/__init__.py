@@ -1,1 +1,1 @@
-"""The lab kubelet: real per-node processes, and simulated (kwok-style) nodes."""
+"""The lab kubelet: container runtime, volumes and env for real node processes; simulated (kwok-style) nodes."""
