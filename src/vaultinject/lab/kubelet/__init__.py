@@ -1,1 +1,1 @@
-"""The lab kubelet: container runtime, volumes and env for real node processes; simulated (kwok-style) nodes."""
+"""The lab kubelet: the runtime, volumes and env of real node processes; simulated (kwok) nodes."""
