@@ -174,13 +174,7 @@ class CronJobController(Controller):
                 return 1.0
             if policy == "Replace":
                 for job in active:
-                    self.client.delete(
-                        "jobs.batch",
-                        job["metadata"]["namespace"],
-                        job["metadata"]["name"],
-                        propagation="Background",
-                    )
-                    self.events.normal(cj, "SuccessfulDelete", f"Deleted job {job['metadata']['name']}")
+                    self._delete_job(cj, job)
                 status["active"] = []
             created = self._create(cj, due)
             status.setdefault("active", [])
@@ -266,13 +260,12 @@ class CronJobController(Controller):
             done = [j for j in jobs if _has(j, wanted) and not j["metadata"].get("deletionTimestamp")]
             done.sort(key=_job_time)
             for job in done[: max(len(done) - int(limit), 0)]:
-                self.client.delete(
-                    "jobs.batch",
-                    job["metadata"]["namespace"],
-                    job["metadata"]["name"],
-                    propagation="Background",
-                )
-                self.events.normal(cj, "SuccessfulDelete", f"Deleted job {job['metadata']['name']}")
+                self._delete_job(cj, job)
+
+    def _delete_job(self, cj: JSON, job: JSON) -> None:
+        metadata = job["metadata"]
+        self.client.delete("jobs.batch", metadata["namespace"], metadata["name"], propagation="Background")
+        self.events.normal(cj, "SuccessfulDelete", f"Deleted job {metadata['name']}")
 
     def _write(self, cj: JSON, status: JSON) -> None:
         if status != (cj.get("status") or {}):
