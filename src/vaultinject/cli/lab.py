@@ -9,6 +9,7 @@ from importlib import import_module
 SERVERS: dict[str, tuple[str, str]] = {
     "vault": ("vaultinject.lab.vault.cli", "a Vault-compatible HTTP server"),
     "kube": ("vaultinject.lab.kube.cli", "a Kubernetes-compatible API server"),
+    "kubelet": ("vaultinject.lab.kubelet.main", "a lab node: a kubelet that runs pods"),
 }
 
 

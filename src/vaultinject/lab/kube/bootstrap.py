@@ -121,6 +121,26 @@ CLUSTER_ROLES: dict[str, list[JSON]] = {
             "verbs": ["get"],
         },
     ],
+    # What a kubelet needs. Real Kubernetes authorizes nodes with the Node authorizer (and NodeRestriction
+    # admission), which limits each node to its own Node, Lease and the pods bound to it; the lab grants the
+    # union to every node through RBAC, and a ClusterRole cannot confine leases to `kube-node-lease`.
+    "system:node": [
+        {
+            "apiGroups": [""],
+            "resources": ["nodes", "nodes/status"],
+            "verbs": [*_READ, "create", "update", "patch"],
+        },
+        {"apiGroups": [""], "resources": ["pods"], "verbs": [*_READ, "delete"]},
+        {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["update", "patch"]},
+        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update", "patch"],
+        },
+        {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["secrets", "configmaps", "services", "endpoints"], "verbs": _READ},
+    ],
 }
 
 # The issuer-discovery binding also covers unauthenticated callers here, as Vault's JWT-auth docs advise.
@@ -130,6 +150,7 @@ CLUSTER_ROLE_BINDINGS: dict[str, list[str]] = {
     "system:discovery": ["system:authenticated"],
     "system:public-info-viewer": ["system:authenticated", "system:unauthenticated"],
     "system:service-account-issuer-discovery": ["system:serviceaccounts", "system:unauthenticated"],
+    "system:node": ["system:nodes"],
 }
 
 

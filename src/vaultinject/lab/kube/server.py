@@ -34,6 +34,7 @@ from vaultinject.lab.kube.controllers import NamespaceDefaults, TokenSecrets
 from vaultinject.lab.kube.gc import GarbageCollector
 from vaultinject.lab.kube.handlers import Api, Request, Response, error_response
 from vaultinject.lab.kube.impersonation import impersonate
+from vaultinject.lab.kube.model import UserInfo
 from vaultinject.lab.kube.rbac import Attributes, Authorizer
 from vaultinject.lab.kube.status import ApiError, internal
 from vaultinject.lab.kube.store import Store
@@ -133,6 +134,9 @@ class KubeServer:
             extend_expiration=config.extend_token_expiration,
         )
         self.authenticator = Authenticator(self.admin_token, self.tokens)
+        self.node_tokens = pki / "nodes"
+        for path in sorted(self.node_tokens.glob("*.token")):
+            self._register_node_token(path.stem, path.read_text().strip())
         self.authorizer = Authorizer(self.store)
         self.log_root = data / "pod-logs"
         self.api = Api(
@@ -237,6 +241,23 @@ class KubeServer:
             "current-context": "lab",
             "preferences": {},
         }
+
+    # --- node credentials ---
+
+    def node_token(self, name: str) -> Path:
+        """The bearer-token file of node `name` (`pki/nodes/<name>.token`, 0600), created on first use;
+        it authenticates as `system:node:<name>` in group `system:nodes`."""
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"invalid node name {name!r}")
+        self.node_tokens.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.node_tokens / f"{name}.token"
+        self._register_node_token(name, _load_or_create_token(path))
+        return path
+
+    def _register_node_token(self, name: str, token: str) -> None:
+        if token:
+            user = UserInfo(f"system:node:{name}", "", ("system:nodes", "system:authenticated"))
+            self.authenticator.register(token, user)
 
     def write_kubeconfig(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

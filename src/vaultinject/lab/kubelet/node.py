@@ -128,10 +128,10 @@ def heartbeat(api: ApiClient, name: str, index: int, now: float) -> JSON:
     return api.patch_json(f"/api/v1/nodes/{name}/status", body, "strategic")
 
 
-def renew_lease(api: ApiClient, name: str, node_uid: str, now: float) -> JSON:
+def renew_lease(api: ApiClient, name: str, node_uid: str, now: float, duration: int = LEASE_SECONDS) -> JSON:
     """Create or renew `kube-node-lease/<name>` (holder the node, owned by the Node)."""
     path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"
-    spec = {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": micro_time(now)}
+    spec = {"holderIdentity": name, "leaseDurationSeconds": duration, "renewTime": micro_time(now)}
     current = api.get_json(path)
     if current is None:
         body = {
