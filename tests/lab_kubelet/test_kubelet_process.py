@@ -20,10 +20,12 @@ SETTINGS = ControllerSettings(
 
 
 def _command(kube: LabKube, token_file: Path, name: str = "n1") -> list[str]:
+    node_dir = kube.data_dir.parent / "nodes" / name
     return [
         "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
         sys.executable, "-m", "vaultinject.cli", "lab", "kubelet", "--node", name, "--node-index", "1",
         "--server", kube.url, "--ca-file", str(kube.ca_file), "--token-file", str(token_file),
+        "--data-dir", str(node_dir), "--log-dir", str(kube.data_dir / "pod-logs"),
         "--heartbeat-interval", "0.5", "--lease-duration", "2",
     ]  # fmt: skip
 
