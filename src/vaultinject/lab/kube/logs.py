@@ -23,7 +23,7 @@ def pod_log_dir(root: Path, namespace: str, name: str, uid: str) -> Path:
     return root / f"{namespace}_{name}_{uid}"
 
 
-def _timestamp(seconds: float) -> str:
+def timestamp(seconds: float) -> str:
     moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}000Z"
 
@@ -42,7 +42,7 @@ def append_line(
     metadata = pod["metadata"]
     directory = pod_log_dir(root, metadata["namespace"], metadata["name"], metadata["uid"]) / container
     directory.mkdir(parents=True, exist_ok=True)
-    line = f"{_timestamp(time.time() if now is None else now)} {stream} F {text}\n"
+    line = f"{timestamp(time.time() if now is None else now)} {stream} F {text}\n"
     with (directory / f"{restart_count}.log").open("a", encoding="utf-8") as handle:
         handle.write(line)
 
@@ -118,7 +118,9 @@ def log_file(root: Path, pod: JSON, container: str, previous: bool) -> Path:
 def _render(line: str, options: LogOptions, since: float | None) -> str | None:
     stamp, _, rest = line.partition(" ")
     _, _, rest = rest.partition(" ")
-    _, _, text = rest.partition(" ")
+    tag, _, text = rest.partition(" ")
+    if tag == "P":
+        text = text.rstrip("\n")  # a partial record continues on the next one
     if since is not None:
         try:
             if parse_time(stamp[:26] + "Z" if len(stamp) > 27 else stamp) < since:

@@ -1,8 +1,12 @@
 """`vaultinject lab kubelet`: one lab node's agent process.
 
-It registers its Node (from `--node-index`, see `node.py`), then posts a Node status heartbeat every
-`--heartbeat-interval` seconds and renews its `kube-node-lease` Lease every `--lease-duration` x 0.25
-seconds, until SIGTERM or SIGINT (exit 0). It does not run pods yet: pods bound to the node stay Pending.
+It registers its Node (from `--node-index`, see `node.py`), runs the pods bound to it (`pods.py`,
+`worker.py`), posts a Node status heartbeat every `--heartbeat-interval` seconds and renews its
+`kube-node-lease` Lease every `--lease-duration` x 0.25 seconds, until SIGTERM or SIGINT (exit 0).
+
+Run it as PID 1 of its own PID and mount namespace (`unshare --pid --fork --kill-child --mount-proc`): then
+its pods' state lives on a tmpfs only it sees, and killing it takes every container with it, as a dead
+machine does.
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ from __future__ import annotations
 import argparse
 import http.client
 import logging
+import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -18,6 +25,11 @@ from pathlib import Path
 
 from vaultinject.lab.kubelet import node
 from vaultinject.lab.kubelet.api import ApiClient, ApiError
+from vaultinject.lab.kubelet.pods import PodManager
+from vaultinject.lab.kubelet.recorder import Recorder
+from vaultinject.lab.kubelet.runtime import Runtime, unmount_all
+from vaultinject.lab.kubelet.worker import NodeContext
+from vaultinject.lab.network.ipam import PodAddresses
 
 log = logging.getLogger("vaultinject.lab.kubelet")
 
@@ -70,6 +82,49 @@ def main(argv: list[str]) -> int:
         log.error("cannot reach the API server %s: %s", args.server, error)
         return 1
     log.info("node %s registered (uid %s); heartbeats every %ss", args.node, uid, args.heartbeat_interval)
+    context = _node_context(args, api, registered)
+    pods = PodManager(context)
+    threading.Thread(target=pods.run, args=(stop,), daemon=True, name="pods").start()
+    try:
+        _heartbeats(args, api, uid, stop)
+    finally:
+        pods.shutdown()
+        unmount_all(context.pods_dir)
+    log.info("node %s: stopping on signal", args.node)
+    return 0
+
+
+def _pods_dir(data_dir: Path) -> Path:
+    """A clean directory for pod state; a tmpfs of its own when this process is a namespace's PID 1."""
+    pods_dir = data_dir / "pods"
+    pods_dir.mkdir(parents=True, exist_ok=True)
+    unmount_all(pods_dir)
+    for leftover in pods_dir.iterdir():
+        shutil.rmtree(leftover, ignore_errors=True)
+    if os.getpid() == 1:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0711", "tmpfs", str(pods_dir)], check=True)
+    return pods_dir
+
+
+def _node_context(args: argparse.Namespace, api: ApiClient, registered: dict[str, object]) -> NodeContext:
+    pods_dir = _pods_dir(args.data_dir)
+    status = registered.get("status")
+    allocatable = dict(status.get("allocatable") or {}) if isinstance(status, dict) else {}
+    return NodeContext(
+        api=api,
+        name=args.node,
+        host_ip=node.internal_ip(args.node_index),
+        runtime=Runtime(pods_dir),
+        addresses=PodAddresses(node.pod_cidr(args.node_index)),
+        pods_dir=pods_dir,
+        log_root=args.log_dir,
+        claims_root=args.claims_dir or args.data_dir / "claims",
+        recorder=Recorder(api, args.node),
+        allocatable=allocatable,
+    )
+
+
+def _heartbeats(args: argparse.Namespace, api: ApiClient, uid: str, stop: threading.Event) -> None:
     lease_interval = args.lease_duration * 0.25
     next_heartbeat = time.monotonic() + args.heartbeat_interval
     next_lease = time.monotonic() + lease_interval
@@ -86,8 +141,6 @@ def main(argv: list[str]) -> int:
             log.warning("node %s: update failed: %s", args.node, _refused(error))
         except (OSError, http.client.HTTPException) as error:
             log.warning("node %s: API server unreachable: %s", args.node, error)
-    log.info("node %s: stopping on signal", args.node)
-    return 0
 
 
 if __name__ == "__main__":

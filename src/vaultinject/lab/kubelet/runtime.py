@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +66,8 @@ class ContainerConfig:
     run_as_user: int | None
     run_as_group: int | None
     supplemental_groups: list[int]
-    stdout_path: Path  # raw stdout+stderr bytes appended here
+    stdout_path: Path | None = None  # raw stdout+stderr bytes appended here, unless `output_fds` is set
+    output_fds: tuple[int, int] | None = None  # (stdout, stderr) write ends, e.g. of a ContainerLog
 
 
 def exit_code(returncode: int) -> int:
@@ -160,6 +162,19 @@ def unmount_all(path: Path) -> None:
             subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
+@contextlib.contextmanager
+def _output(config: ContainerConfig) -> Iterator[tuple[int, int]]:
+    """The container's stdout and stderr descriptors: the given pipe ends, or the log file for both."""
+    if config.output_fds is not None:
+        yield config.output_fds
+        return
+    if config.stdout_path is None:
+        raise ValueError("a container needs stdout_path or output_fds")
+    config.stdout_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(config.stdout_path, "ab") as log:
+        yield log.fileno(), log.fileno()
+
+
 class Runtime:
     """Starts containers under `state_dir/<pod uid>/containers/` and removes a pod's state."""
 
@@ -195,15 +210,14 @@ class Runtime:
                     f"{START_PREFIX}error during container init: error mounting {str(mount.source)!r} "
                     f"to rootfs at {mount.target!r}: stat {mount.source}: no such file or directory: unknown"
                 )
-        config.stdout_path.parent.mkdir(parents=True, exist_ok=True)
         read_fd, write_fd = os.pipe()
         try:
-            with open(config.stdout_path, "ab") as log:
+            with _output(config) as (stdout, stderr):
                 process = subprocess.Popen(
                     [sys.executable, "-I", "-S", str(ENTER), str(write_fd), json.dumps(spec)],
                     stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+                    stdout=stdout,
+                    stderr=stderr,
                     pass_fds=(write_fd,),
                     start_new_session=True,
                     env={},

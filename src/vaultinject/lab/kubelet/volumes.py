@@ -42,6 +42,7 @@ class VolumeError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.volume = ""  # the failing volume's name, once known
 
 
 @dataclass
@@ -90,7 +91,11 @@ class PodVolumes:
     def setup(self) -> dict[str, Path]:
         """Materialise every volume; returns volume name -> host directory (or file for hostPath files)."""
         for volume in self._volumes():
-            self.paths[volume["name"]] = self._setup_one(volume)
+            try:
+                self.paths[volume["name"]] = self._setup_one(volume)
+            except VolumeError as error:
+                error.volume = str(volume["name"])
+                raise
         return dict(self.paths)
 
     def refresh(self) -> None:

@@ -1,0 +1,180 @@
+"""One container slot of a pod: starting a run (env, command, logs, probes), noticing its exit, stopping it,
+and the CrashLoopBackOff schedule between runs (`k8s:pkg/kubelet/kuberuntime`, `doBackOff`)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from vaultinject.lab.kube.clock import rfc3339
+from vaultinject.lab.kubelet.logs import ContainerLog
+from vaultinject.lab.kubelet.probes import KINDS, ProbeWorker
+from vaultinject.lab.kubelet.runtime import Container, ContainerConfig, Runtime, StartError
+from vaultinject.lab.kubelet.status import ContainerRecord, Termination, is_sidecar
+
+JSON = dict[str, Any]
+INITIAL_BACKOFF = 10.0
+MAX_BACKOFF = 300.0
+BACKOFF_RESET = 2 * MAX_BACKOFF
+
+
+@dataclass
+class Slot:
+    """A container of the pod spec and what its runs so far left behind."""
+
+    spec: JSON
+    init: bool
+    record: ContainerRecord
+    process: Container | None = None
+    log: ContainerLog | None = None
+    probes: dict[str, ProbeWorker] = field(default_factory=dict)
+    backoff: float = 0.0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    runs: int = 0
+    backoff_reported: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def name(self) -> str:
+        return str(self.spec["name"])
+
+    @property
+    def sidecar(self) -> bool:
+        return self.init and is_sidecar(self.spec)
+
+    @property
+    def field_path(self) -> str:
+        return f"spec.{'initContainers' if self.init else 'containers'}{{{self.name}}}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None
+
+    @property
+    def exit_code(self) -> int | None:
+        terminated = self.record.terminated
+        return None if terminated is None else terminated.exit_code
+
+    def probe(self, kind: str) -> JSON | None:
+        probe = self.spec.get(f"{kind}Probe")
+        return probe if isinstance(probe, dict) else None
+
+    # --- a run ---
+
+    def begin(self, runtime: Runtime, config: ContainerConfig, log: ContainerLog) -> None:
+        """Start the next run; raises StartError (the run then counts as a failed one)."""
+        if self.runs:
+            self.record.restart_count += 1
+        self.runs += 1
+        self.record.last_termination = self.record.terminated or self.record.last_termination
+        self.record.terminated = None
+        self.record.waiting_reason = self.record.waiting_message = ""
+        self.backoff_reported = False
+        try:
+            process = runtime.start(config)
+        except StartError as error:
+            log.close()
+            now = time.time()
+            self.record.terminated = Termination(
+                128, rfc3339(now), rfc3339(now), "", "StartError", error.message
+            )
+            self.finished_at = now
+            raise
+        finally:
+            log.close_child_ends()
+        self.process, self.log = process, log
+        self.started_at = process.started_at
+        self.record.container_id = process.id
+        self.record.running_since = rfc3339(process.started_at)
+        self.record.started = self.probe("startup") is None
+        self.record.ready = self.probe("readiness") is None
+
+    def start_probes(
+        self, kinds: tuple[str, ...], factory: Callable[[str, JSON, Container], ProbeWorker]
+    ) -> None:
+        if self.process is None:
+            return
+        for kind in kinds:
+            probe = self.probe(kind)
+            if probe is not None and kind not in self.probes:
+                worker = factory(kind, probe, self.process)
+                self.probes[kind] = worker
+                worker.start()
+
+    def stop_probes(self) -> None:
+        for worker in self.probes.values():
+            worker.stop()
+        self.probes.clear()
+
+    def reap(self) -> bool:
+        """Record the run's end if its process exited; True when it just did."""
+        with self.lock:
+            return self._reap()
+
+    def _reap(self) -> bool:
+        if self.process is None:
+            return False
+        code = self.process.poll()
+        if code is None:
+            return False
+        self.stop_probes()
+        if self.log is not None:
+            self.log.close()
+        now = time.time()
+        self.record.terminated = Termination(code, rfc3339(self.started_at), rfc3339(now), self.process.id)
+        self.record.running_since = None
+        self.record.started = self.record.ready = False
+        self.process, self.log = None, None
+        self.finished_at = now
+        return True
+
+    def kill(self, grace: float) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds; returns once the process is gone."""
+        if self.process is None:
+            return
+        self.stop_probes()
+        self.process.signal(signal.SIGTERM)
+        if self.process.wait(max(grace, 0.0)) is None:
+            self.process.signal(signal.SIGKILL)
+            self.process.wait(10)
+        self.reap()
+
+    # --- restarts ---
+
+    def wants_restart(self, restart_policy: str) -> bool:
+        """Whether a finished run is followed by another one, by the container's and pod's policy."""
+        code = self.exit_code
+        if code is None:
+            return False
+        if self.sidecar:
+            return True
+        if self.init:
+            return code != 0 and restart_policy != "Never"
+        return restart_policy == "Always" or (restart_policy == "OnFailure" and code != 0)
+
+    def backoff_remaining(self, now: float) -> float:
+        """Seconds until the next run may start (0: now); the first crash restarts at once."""
+        if self.finished_at - self.started_at > BACKOFF_RESET:
+            self.backoff = 0.0
+        if self.backoff == 0.0:
+            return 0.0
+        return max(0.0, self.backoff - (now - self.finished_at))
+
+    def advance_backoff(self) -> None:
+        self.backoff = INITIAL_BACKOFF if self.backoff == 0.0 else min(self.backoff * 2, MAX_BACKOFF)
+
+
+def slots_for(pod: JSON) -> list[Slot]:
+    spec = pod.get("spec") or {}
+    return [
+        *(Slot(c, True, ContainerRecord(c["name"])) for c in spec.get("initContainers") or []),
+        *(Slot(c, False, ContainerRecord(c["name"])) for c in spec.get("containers") or []),
+    ]
+
+
+__all__ = ["KINDS", "Slot", "slots_for"]

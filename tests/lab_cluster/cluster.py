@@ -1,0 +1,93 @@
+"""A lab cluster for tests: the API server with every controller on a thread, and real kubelet processes,
+each PID 1 of its own PID and mount namespace, as `vaultinject lab up` runs them."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaultinject.lab.controllers.settings import ControllerSettings
+from vaultinject.lab.kube.harness import LabKube, in_process_kube, wait_for
+
+SETTINGS = ControllerSettings(
+    node_monitor_grace_period=3.0, node_monitor_period=0.5, node_startup_grace_period=5.0
+)
+
+
+@dataclass
+class Cluster:
+    kube: LabKube
+    root: Path
+    kubelets: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def kubelet_command(self, name: str, index: int) -> list[str]:
+        assert self.kube.server is not None
+        token = self.kube.server.node_token(name)
+        return [
+            "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
+            sys.executable, "-m", "vaultinject.cli", "lab", "kubelet", "--node", name,
+            "--node-index", str(index), "--server", self.kube.url, "--ca-file", str(self.kube.ca_file),
+            "--token-file", str(token), "--data-dir", str(self.root / "nodes" / name),
+            "--log-dir", str(self.kube.data_dir / "pod-logs"), "--claims-dir", str(self.root / "claims"),
+            "--heartbeat-interval", "1", "--lease-duration", "4",
+        ]  # fmt: skip
+
+    def start_node(self, name: str, index: int) -> None:
+        log = (self.root / f"{name}.log").open("ab")
+        self.kubelets[name] = subprocess.Popen(
+            self.kubelet_command(name, index), stdout=log, stderr=log, start_new_session=True
+        )
+        log.close()
+        wait_for(lambda: self.node_ready(name), timeout=20, interval=0.1)
+
+    def stop_node(self, name: str) -> None:
+        """SIGKILL the node's namespace: the kubelet and every container die together."""
+        process = self.kubelets.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def node_ready(self, name: str) -> bool:
+        status, node = self.kube.request("GET", f"/api/v1/nodes/{name}")
+        if status != 200:
+            return False
+        ready = [c for c in node["status"].get("conditions") or [] if c["type"] == "Ready"]
+        return bool(ready) and ready[0]["status"] == "True" and not node["spec"].get("taints")
+
+    def pod(self, namespace: str, name: str) -> dict[str, Any]:
+        pod: dict[str, Any] = self.kube.call("GET", f"/api/v1/namespaces/{namespace}/pods/{name}")
+        return pod
+
+    def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["kubectl", *args],
+            env=self.kube.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def node_log(self, name: str) -> str:
+        return (self.root / f"{name}.log").read_text(errors="replace")
+
+
+@contextmanager
+def lab_cluster(root: Path, nodes: int = 1, **config: Any) -> Iterator[Cluster]:
+    config.setdefault("controller_settings", SETTINGS)
+    with in_process_kube(
+        root / "kube", controllers=None, service_proxy=True, reap_pods=False, **config
+    ) as kube:
+        cluster = Cluster(kube, root)
+        try:
+            for index in range(1, nodes + 1):
+                cluster.start_node(f"node-{index}", index)
+            yield cluster
+        finally:
+            for name in list(cluster.kubelets):
+                cluster.stop_node(name)
