@@ -36,6 +36,7 @@ class Cluster:
             "--token-file", str(token), "--data-dir", str(self.root / "nodes" / name),
             "--log-dir", str(self.kube.data_dir / "pod-logs"), "--claims-dir", str(self.root / "claims"),
             "--heartbeat-interval", "1", "--lease-duration", "4",
+            "--crash-loop-backoff", "1", "--max-crash-loop-backoff", "8",
         ]  # fmt: skip
 
     def start_node(self, name: str, index: int) -> None:
@@ -63,18 +64,40 @@ class Cluster:
         pod: dict[str, Any] = self.kube.call("GET", f"/api/v1/namespaces/{namespace}/pods/{name}")
         return pod
 
-    def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def kubectl(self, *args: str, stdin: str = "", timeout: float = 90) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["kubectl", *args],
             env=self.kube.env(),
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
 
-    def node_log(self, name: str) -> str:
-        return (self.root / f"{name}.log").read_text(errors="replace")
+    def apply(self, manifest: str) -> None:
+        result = self.kubectl("apply", "-f", "-", stdin=manifest)
+        assert result.returncode == 0, result.stderr
+
+    def ok(self, *args: str, timeout: float = 90) -> str:
+        """kubectl's stdout; fails the test (with its stderr and the node logs) when it exits non-zero."""
+        result = self.kubectl(*args, timeout=timeout)
+        assert result.returncode == 0, (args, result.stdout, result.stderr, self.node_logs())
+        return result.stdout
+
+    def node_logs(self) -> str:
+        logs = sorted(self.root.glob("*.log"))
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in logs)
+
+    def pods(self, selector: str, namespace: str = "default") -> list[dict[str, Any]]:
+        listing = self.kube.call("GET", f"/api/v1/namespaces/{namespace}/pods?labelSelector={selector}")
+        return list(listing["items"])
+
+    def status_column(self, name: str, namespace: str = "default") -> str:
+        """The STATUS kubectl shows for one pod ("" when it does not exist)."""
+        result = self.kubectl("get", "pod", name, "-n", namespace, "--no-headers")
+        fields = result.stdout.split()
+        return fields[2] if result.returncode == 0 and len(fields) > 2 else ""
 
 
 @contextmanager

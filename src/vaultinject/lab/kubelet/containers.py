@@ -12,14 +12,21 @@ from typing import Any
 
 from vaultinject.lab.kube.clock import rfc3339
 from vaultinject.lab.kubelet.logs import ContainerLog
-from vaultinject.lab.kubelet.probes import KINDS, ProbeWorker
+from vaultinject.lab.kubelet.probes import ProbeWorker
 from vaultinject.lab.kubelet.runtime import Container, ContainerConfig, Runtime, StartError
 from vaultinject.lab.kubelet.status import ContainerRecord, Termination, is_sidecar
 
 JSON = dict[str, Any]
 INITIAL_BACKOFF = 10.0
 MAX_BACKOFF = 300.0
-BACKOFF_RESET = 2 * MAX_BACKOFF
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """CrashLoopBackOff's bounds (the kubelet's 10s and 5m unless configured); it resets after 2 x max."""
+
+    initial: float = INITIAL_BACKOFF
+    maximum: float = MAX_BACKOFF
 
 
 @dataclass
@@ -29,6 +36,7 @@ class Slot:
     spec: JSON
     init: bool
     record: ContainerRecord
+    bounds: Backoff = field(default_factory=Backoff)
     process: Container | None = None
     log: ContainerLog | None = None
     probes: dict[str, ProbeWorker] = field(default_factory=dict)
@@ -36,6 +44,7 @@ class Slot:
     started_at: float = 0.0
     finished_at: float = 0.0
     runs: int = 0
+    last_exit: int | None = None
     backoff_reported: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -57,8 +66,8 @@ class Slot:
 
     @property
     def exit_code(self) -> int | None:
-        terminated = self.record.terminated
-        return None if terminated is None else terminated.exit_code
+        """How the last run ended (None while running or before the first run)."""
+        return self.last_exit
 
     def probe(self, kind: str) -> JSON | None:
         probe = self.spec.get(f"{kind}Probe")
@@ -75,6 +84,7 @@ class Slot:
         self.record.terminated = None
         self.record.waiting_reason = self.record.waiting_message = ""
         self.backoff_reported = False
+        self.last_exit = None
         try:
             process = runtime.start(config)
         except StartError as error:
@@ -131,6 +141,7 @@ class Slot:
         self.record.started = self.record.ready = False
         self.process, self.log = None, None
         self.finished_at = now
+        self.last_exit = code
         return True
 
     def kill(self, grace: float) -> None:
@@ -159,22 +170,28 @@ class Slot:
 
     def backoff_remaining(self, now: float) -> float:
         """Seconds until the next run may start (0: now); the first crash restarts at once."""
-        if self.finished_at - self.started_at > BACKOFF_RESET:
+        if self.finished_at - self.started_at > 2 * self.bounds.maximum:
             self.backoff = 0.0
         if self.backoff == 0.0:
             return 0.0
         return max(0.0, self.backoff - (now - self.finished_at))
 
+    def wait_back_off(self, message: str) -> None:
+        """Show the wait for the next run: the finished run moves to `lastState`."""
+        if self.record.terminated is not None:
+            self.record.last_termination = self.record.terminated
+            self.record.terminated = None
+        self.record.waiting_reason = "CrashLoopBackOff"
+        self.record.waiting_message = message
+
     def advance_backoff(self) -> None:
-        self.backoff = INITIAL_BACKOFF if self.backoff == 0.0 else min(self.backoff * 2, MAX_BACKOFF)
+        bounds = self.bounds
+        self.backoff = bounds.initial if self.backoff == 0.0 else min(self.backoff * 2, bounds.maximum)
 
 
-def slots_for(pod: JSON) -> list[Slot]:
+def slots_for(pod: JSON, bounds: Backoff) -> list[Slot]:
     spec = pod.get("spec") or {}
     return [
-        *(Slot(c, True, ContainerRecord(c["name"])) for c in spec.get("initContainers") or []),
-        *(Slot(c, False, ContainerRecord(c["name"])) for c in spec.get("containers") or []),
+        *(Slot(c, True, ContainerRecord(c["name"]), bounds) for c in spec.get("initContainers") or []),
+        *(Slot(c, False, ContainerRecord(c["name"]), bounds) for c in spec.get("containers") or []),
     ]
-
-
-__all__ = ["KINDS", "Slot", "slots_for"]

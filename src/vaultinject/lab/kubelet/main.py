@@ -25,6 +25,7 @@ from pathlib import Path
 
 from vaultinject.lab.kubelet import node
 from vaultinject.lab.kubelet.api import ApiClient, ApiError
+from vaultinject.lab.kubelet.containers import INITIAL_BACKOFF, MAX_BACKOFF, Backoff
 from vaultinject.lab.kubelet.pods import PodManager
 from vaultinject.lab.kubelet.recorder import Recorder
 from vaultinject.lab.kubelet.runtime import Runtime, unmount_all
@@ -46,6 +47,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--claims-dir", type=Path, help="volume claim directories (default: DATA_DIR/claims)")
     p.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds between status posts")
     p.add_argument("--lease-duration", type=int, default=node.LEASE_SECONDS, help="Lease duration seconds")
+    p.add_argument(
+        "--crash-loop-backoff", type=float, default=INITIAL_BACKOFF, help="first CrashLoopBackOff delay (s)"
+    )
+    p.add_argument(
+        "--max-crash-loop-backoff", type=float, default=MAX_BACKOFF, help="CrashLoopBackOff cap (s)"
+    )
     p.add_argument("--log-level", default="INFO", help="Python logging level")
     return p
 
@@ -121,6 +128,7 @@ def _node_context(args: argparse.Namespace, api: ApiClient, registered: dict[str
         claims_root=args.claims_dir or args.data_dir / "claims",
         recorder=Recorder(api, args.node),
         allocatable=allocatable,
+        backoff=Backoff(args.crash_loop_backoff, args.max_crash_loop_backoff),
     )
 
 

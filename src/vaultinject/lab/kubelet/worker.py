@@ -19,7 +19,7 @@ from typing import Any
 
 from vaultinject.lab.kube.clock import parse_time, rfc3339
 from vaultinject.lab.kubelet.api import ApiClient, ApiError
-from vaultinject.lab.kubelet.containers import Slot, slots_for
+from vaultinject.lab.kubelet.containers import Backoff, Slot, slots_for
 from vaultinject.lab.kubelet.env import ConfigError, container_env, expand_args, service_env
 from vaultinject.lab.kubelet.hooks import run_hook
 from vaultinject.lab.kubelet.logs import ContainerLog, log_path
@@ -52,6 +52,7 @@ class NodeContext:
     claims_root: Path
     recorder: Recorder
     allocatable: dict[str, str] = field(default_factory=dict)
+    backoff: Backoff = field(default_factory=Backoff)
 
 
 def _pod_path(pod: JSON) -> str:
@@ -67,7 +68,7 @@ class PodWorker(threading.Thread):
         self.node = node
         self.pod = pod
         self.uid = str(pod["metadata"]["uid"])
-        self.slots = slots_for(pod)
+        self.slots = slots_for(pod, node.backoff)
         self.record = PodRecord()
         self.volumes = PodVolumes(
             pod,
@@ -254,8 +255,7 @@ class PodWorker(threading.Thread):
         if slot.runs:
             remaining = slot.backoff_remaining(time.time())
             if remaining > 0:
-                slot.record.waiting_reason = "CrashLoopBackOff"
-                slot.record.waiting_message = crash_loop_message(pod, slot.name, slot.backoff)
+                slot.wait_back_off(crash_loop_message(pod, slot.name, slot.backoff))
                 if not slot.backoff_reported:
                     slot.backoff_reported = True
                     self.node.recorder.warning(
