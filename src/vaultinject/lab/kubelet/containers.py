@@ -133,6 +133,7 @@ class Slot:
         if code is None:
             return False
         self.stop_probes()
+        self.process.kill_leftovers()
         if self.log is not None:
             self.log.close()
         now = time.time()

@@ -108,6 +108,12 @@ class Container:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.pid, signum)
 
+    def kill_leftovers(self) -> None:
+        """SIGKILL what the main process left running: a container ends with its init process, as in a
+        PID namespace (the container leads its own process group here)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
     def exec(self, argv: list[str], timeout: float, env: dict[str, str] | None = None) -> tuple[int, bytes]:
         """Run `argv` in the container's mount namespace, root and working directory, as its user.
 
@@ -256,9 +262,7 @@ class Runtime:
             containers = self._containers.pop(pod_uid, [])
         for container in containers:
             container.signal(signal.SIGKILL)
-            # The container's orphans too (it leads its own process group): no PID namespace reaps them here.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(container.pid, signal.SIGKILL)
+            container.kill_leftovers()
             container.wait(10)
         pod_dir = self.pod_dir(pod_uid)
         if not pod_dir.exists():
