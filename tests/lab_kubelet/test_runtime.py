@@ -60,7 +60,8 @@ def config(tmp_path: Path, argv: list[str], **kwargs: object) -> ContainerConfig
 def run(runtime: Runtime, cfg: ContainerConfig) -> tuple[int | None, str]:
     container = runtime.start(cfg)
     code = container.wait(10)
-    return code, (tmp_path / "logs" / "app.log").read_text()
+    assert cfg.stdout_path is not None
+    return code, cfg.stdout_path.read_text()
 
 
 def test_mounts_volumes_readonly_and_nothing_on_the_host(runtime: Runtime, tmp_path: Path) -> None:
