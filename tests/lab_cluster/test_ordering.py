@@ -101,6 +101,8 @@ def test_app_starts_only_after_the_sidecar_startup_probe_passed(tmp_path: Path) 
         # Deleting the pod stops the app first, then the sidecar; the kubelet then removes the object.
         cluster.ok("delete", "pod", "with-sidecar", "--wait=false")
         assert cluster.status_column("with-sidecar") in ("Terminating", "")
-        wait_for(lambda: cluster.kube.request("GET", "/api/v1/namespaces/default/pods/with-sidecar")[0] == 404, 20)
+        wait_for(
+            lambda: cluster.kube.request("GET", "/api/v1/namespaces/default/pods/with-sidecar")[0] == 404, 20
+        )
         events = cluster.ok("get", "events", "--field-selector", "involvedObject.name=with-sidecar")
         assert events.index("Stopping container app") < events.index("Stopping container agent")

@@ -89,7 +89,11 @@ def test_job_completes(tmp_path: Path) -> None:
         assert cluster.ok("logs", name) == "job output\n"
         status = cluster.pod("default", name)["status"]
         terminated = status["containerStatuses"][0]["state"]["terminated"]
-        assert (status["phase"], terminated["exitCode"], terminated["reason"]) == ("Succeeded", 0, "Completed")
+        assert (status["phase"], terminated["exitCode"], terminated["reason"]) == (
+            "Succeeded",
+            0,
+            "Completed",
+        )
 
 
 CRASHER = """
