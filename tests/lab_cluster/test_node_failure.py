@@ -54,6 +54,17 @@ def _review(cluster: Cluster, token: str) -> dict[str, Any]:
     return status
 
 
+def _token(path: Path) -> str:
+    """The token file a pod copied out, once it is there."""
+    wait_for(path.exists, timeout=20)
+    return path.read_text()
+
+
+def _replacement(cluster: Cluster, old_uid: str) -> dict[str, Any] | None:
+    pod = _vault_0(cluster)
+    return pod if pod is not None and pod["metadata"]["uid"] != old_uid else None
+
+
 def _vault_0(cluster: Cluster) -> dict[str, Any] | None:
     status, pod = cluster.kube.request("GET", "/api/v1/namespaces/default/pods/vault-0")
     return pod if status == 200 else None
@@ -73,9 +84,7 @@ def test_vault_0_moves_to_another_node_with_a_new_uid_and_its_old_token_dies(tmp
         first = _vault_0(cluster)
         assert first is not None
         old_uid, old_node = first["metadata"]["uid"], first["spec"]["nodeName"]
-        old_token = wait_for(
-            lambda: (out / f"{old_uid}.token").exists() and (out / f"{old_uid}.token").read_text()
-        )
+        old_token = _token(out / f"{old_uid}.token")
         assert _review(cluster, old_token)["authenticated"] is True
 
         cluster.stop_node(old_node)
@@ -84,21 +93,20 @@ def test_vault_0_moves_to_another_node_with_a_new_uid_and_its_old_token_dies(tmp
         wait_for(lambda: cluster.status_column("vault-0") == "Terminating", timeout=30, interval=0.2)
         events = cluster.ok("get", "events", "--field-selector", "involvedObject.name=vault-0")
         assert "Marking for deletion Pod default/vault-0" in events
-        assert _vault_0(cluster)["metadata"]["uid"] == old_uid  # type: ignore[index]
+        assert _replacement(cluster, old_uid) is None  # the old object still holds the name
 
         # The operator's move for a node that is gone for good (Kubernetes' non-graceful node shutdown).
         cluster.ok("taint", "node", old_node, "node.kubernetes.io/out-of-service=nodeshutdown:NoExecute")
         moved = wait_for(
-            lambda: (pod := _vault_0(cluster)) is not None and pod["metadata"]["uid"] != old_uid and pod,
+            lambda: _replacement(cluster, old_uid),
             timeout=30,
             interval=0.2,
         )
+        assert moved is not None
         new_uid = moved["metadata"]["uid"]
         cluster.ok("wait", "--for=condition=Ready", "pod/vault-0", "--timeout=60s")
         assert cluster.pod("default", "vault-0")["spec"]["nodeName"] != old_node
-        new_token = wait_for(
-            lambda: (out / f"{new_uid}.token").exists() and (out / f"{new_uid}.token").read_text()
-        )
+        new_token = _token(out / f"{new_uid}.token")
 
         old = _review(cluster, old_token)
         assert old.get("authenticated") is not True
