@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import statistics
 import subprocess
@@ -29,6 +28,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vaultinject.lab.kube.harness import LabKube, running_kube, wait_for
+from vaultinject.lab.kube.server import node_token_file
+from vaultinject.lab.kubelet import main as kubelet
 
 NAMESPACE = "bench"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -128,30 +129,24 @@ def rss_mib(pids: list[int]) -> float:
 
 
 def node_tokens(kube_dir: Path, count: int) -> dict[str, Path]:
-    """Token files the API server loads at start (`pki/nodes/<name>.token`), one per real node."""
-    directory = kube_dir / "pki" / "nodes"
-    directory.mkdir(mode=0o700, parents=True)
-    tokens = {}
-    for index in range(1, count + 1):
-        path = directory / f"node-{index}.token"
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32) + "\n")
-        tokens[f"node-{index}"] = path
-    return tokens
+    """Token files the API server loads at start, one per real node."""
+    return {f"node-{i}": node_token_file(kube_dir, f"node-{i}") for i in range(1, count + 1)}
 
 
 def start_kubelets(kube: LabKube, root: Path, tokens: dict[str, Path]) -> list[subprocess.Popen[bytes]]:
     processes = []
     for index, (name, token) in enumerate(tokens.items(), start=1):
-        command = [
-            "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
-            sys.executable, "-m", "vaultinject.cli", "lab", "kubelet",
-            "--node", name, "--node-index", str(index),
-            "--server", kube.url, "--ca-file", str(kube.ca_file), "--token-file", str(token),
-            "--data-dir", str(root / "nodes" / name), "--log-dir", str(kube.data_dir / "pod-logs"),
-        ]  # fmt: skip
+        argv = kubelet.command(
+            node=name,
+            index=index,
+            server=kube.url,
+            ca_file=kube.ca_file,
+            token_file=token,
+            data_dir=root / "nodes" / name,
+            log_dir=kube.data_dir / "pod-logs",
+        )
         with (root / f"{name}.log").open("ab") as log:
-            processes.append(subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True))
+            processes.append(subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True))
     return processes
 
 

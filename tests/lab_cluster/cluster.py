@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,7 +13,12 @@ from typing import Any
 
 from vaultinject.lab.controllers.settings import ControllerSettings
 from vaultinject.lab.kube.harness import LabKube, in_process_kube, wait_for
+from vaultinject.lab.kubelet import main as kubelet
 
+# Short node timers and CrashLoopBackOff (Kubernetes: 10s heartbeats, 40s Leases, 10s first back-off).
+EXTRA_FLAGS = (
+    "--heartbeat-interval", "1", "--lease-duration", "4", "--crash-loop-backoff", "1", "--max-crash-loop-backoff", "8",
+)  # fmt: skip
 SETTINGS = ControllerSettings(
     node_monitor_grace_period=3.0, node_monitor_period=0.5, node_startup_grace_period=5.0
 )
@@ -28,16 +32,16 @@ class Cluster:
 
     def kubelet_command(self, name: str, index: int) -> list[str]:
         assert self.kube.server is not None
-        token = self.kube.server.node_token(name)
-        return [
-            "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
-            sys.executable, "-m", "vaultinject.cli", "lab", "kubelet", "--node", name,
-            "--node-index", str(index), "--server", self.kube.url, "--ca-file", str(self.kube.ca_file),
-            "--token-file", str(token), "--data-dir", str(self.root / "nodes" / name),
-            "--log-dir", str(self.kube.data_dir / "pod-logs"), "--claims-dir", str(self.root / "claims"),
-            "--heartbeat-interval", "1", "--lease-duration", "4",
-            "--crash-loop-backoff", "1", "--max-crash-loop-backoff", "8",
-        ]  # fmt: skip
+        return kubelet.command(
+            node=name,
+            index=index,
+            server=self.kube.url,
+            ca_file=self.kube.ca_file,
+            token_file=self.kube.server.node_token(name),
+            data_dir=self.root / "nodes" / name,
+            log_dir=self.kube.data_dir / "pod-logs",
+            extra=(*EXTRA_FLAGS, "--claims-dir", str(self.root / "claims")),
+        )
 
     def start_node(self, name: str, index: int) -> None:
         log = (self.root / f"{name}.log").open("ab")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from vaultinject.lab.controllers.settings import ControllerSettings
 from vaultinject.lab.kube.harness import LabKube, in_process_kube, wait_for
+from vaultinject.lab.kubelet import main as kubelet
 
 SETTINGS = ControllerSettings(
     node_monitor_grace_period=2.0, node_monitor_period=0.2, node_startup_grace_period=2.0
@@ -20,14 +20,16 @@ SETTINGS = ControllerSettings(
 
 
 def _command(kube: LabKube, token_file: Path, name: str = "n1") -> list[str]:
-    node_dir = kube.data_dir.parent / "nodes" / name
-    return [
-        "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
-        sys.executable, "-m", "vaultinject.cli", "lab", "kubelet", "--node", name, "--node-index", "1",
-        "--server", kube.url, "--ca-file", str(kube.ca_file), "--token-file", str(token_file),
-        "--data-dir", str(node_dir), "--log-dir", str(kube.data_dir / "pod-logs"),
-        "--heartbeat-interval", "0.5", "--lease-duration", "2",
-    ]  # fmt: skip
+    return kubelet.command(
+        node=name,
+        index=1,
+        server=kube.url,
+        ca_file=kube.ca_file,
+        token_file=token_file,
+        data_dir=kube.data_dir.parent / "nodes" / name,
+        log_dir=kube.data_dir / "pod-logs",
+        extra=("--heartbeat-interval", "0.5", "--lease-duration", "2"),
+    )
 
 
 @contextmanager

@@ -100,6 +100,20 @@ def _load_or_create_token(path: Path) -> str:
     return token
 
 
+def node_token_file(data_dir: Path, name: str) -> Path:
+    """Node `name`'s bearer token at `<data_dir>/pki/nodes/<name>.token` (0600), created when missing.
+
+    It authenticates as `system:node:<name>` in group `system:nodes`; a server loads these files at start,
+    so a launcher may create them before the server runs."""
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"invalid node name {name!r}")
+    directory = data_dir / "pki" / "nodes"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / f"{name}.token"
+    _load_or_create_token(path)
+    return path
+
+
 class KubeServer:
     """The lab Kubernetes API server, runnable in a thread (`start`/`stop`) or as `vaultinject lab kube`."""
 
@@ -245,13 +259,9 @@ class KubeServer:
     # --- node credentials ---
 
     def node_token(self, name: str) -> Path:
-        """The bearer-token file of node `name` (`pki/nodes/<name>.token`, 0600), created on first use;
-        it authenticates as `system:node:<name>` in group `system:nodes`."""
-        if not name or "/" in name or name.startswith("."):
-            raise ValueError(f"invalid node name {name!r}")
-        self.node_tokens.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = self.node_tokens / f"{name}.token"
-        self._register_node_token(name, _load_or_create_token(path))
+        """The bearer-token file of node `name`, created on first use (see `node_token_file`)."""
+        path = node_token_file(self.config.data_dir, name)
+        self._register_node_token(name, path.read_text().strip())
         return path
 
     def _register_node_token(self, name: str, token: str) -> None:

@@ -35,6 +35,26 @@ from vaultinject.lab.network.ipam import PodAddresses
 log = logging.getLogger("vaultinject.lab.kubelet")
 
 
+def command(
+    *,
+    node: str,
+    index: int,
+    server: str,
+    ca_file: Path,
+    token_file: Path,
+    data_dir: Path,
+    log_dir: Path,
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """The argv of one lab node: this kubelet as PID 1 of its own PID and mount namespace."""
+    return [
+        "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
+        sys.executable, "-m", "vaultinject.cli", "lab", "kubelet", "--node", node, "--node-index", str(index),
+        "--server", server, "--ca-file", str(ca_file), "--token-file", str(token_file),
+        "--data-dir", str(data_dir), "--log-dir", str(log_dir), *extra,
+    ]  # fmt: skip
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vaultinject lab kubelet", description="A lab node agent.")
     p.add_argument("--node", required=True, help="the Node's name")
