@@ -19,7 +19,7 @@ from tests.leftovers import Snapshot
 
 # pytest's own base temporary directory is managed (and pruned) by pytest itself.
 PYTEST_TEMP = {"pytest-of-root"}
-# Caches libraries keep on purpose (lark's grammar cache, used through hcl2 by checkov's parsers).
+# Caches that libraries keep on purpose (lark's grammar cache, written during the run).
 CACHE_PREFIXES = (".lark_cache_",)
 
 

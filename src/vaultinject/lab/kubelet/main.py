@@ -29,7 +29,7 @@ from vaultinject.lab.kubelet.containers import INITIAL_BACKOFF, MAX_BACKOFF, Bac
 from vaultinject.lab.kubelet.pods import PodManager
 from vaultinject.lab.kubelet.recorder import Recorder
 from vaultinject.lab.kubelet.runtime import Runtime, unmount_all
-from vaultinject.lab.kubelet.worker import NodeContext
+from vaultinject.lab.kubelet.worker import ClusterView, NodeContext
 from vaultinject.lab.network.ipam import PodAddresses
 
 log = logging.getLogger("vaultinject.lab.kubelet")
@@ -147,6 +147,7 @@ def _node_context(args: argparse.Namespace, api: ApiClient, registered: dict[str
         log_root=args.log_dir,
         claims_root=args.claims_dir or args.data_dir / "claims",
         recorder=Recorder(api, args.node),
+        cluster=ClusterView(api),
         allocatable=allocatable,
         backoff=Backoff(args.crash_loop_backoff, args.max_crash_loop_backoff),
     )

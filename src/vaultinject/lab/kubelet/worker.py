@@ -38,6 +38,35 @@ REFRESH_SECONDS = 10.0
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
+class ClusterView:
+    """Every Service and pod of the cluster, listed at most once per `ttl` seconds for all of a node's
+    workers (hosts files and Service variables need them; 50 workers must not each list the cluster)."""
+
+    def __init__(self, api: ApiClient, ttl: float = 2.0) -> None:
+        self.api = api
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._at = float("-inf")
+        self._services: list[JSON] = []
+        self._pods: list[JSON] = []
+
+    def _fresh(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._at < self.ttl:
+                return
+            self._services = self.api.list("/api/v1/services").get("items") or []
+            self._pods = self.api.list("/api/v1/pods").get("items") or []
+            self._at = time.monotonic()
+
+    def services(self) -> list[JSON]:
+        self._fresh()
+        return self._services
+
+    def pods(self) -> list[JSON]:
+        self._fresh()
+        return self._pods
+
+
 @dataclass
 class NodeContext:
     """What every pod worker of one kubelet shares."""
@@ -51,6 +80,7 @@ class NodeContext:
     log_root: Path
     claims_root: Path
     recorder: Recorder
+    cluster: ClusterView
     allocatable: dict[str, str] = field(default_factory=dict)
     backoff: Backoff = field(default_factory=Backoff)
 
@@ -173,8 +203,7 @@ class PodWorker(threading.Thread):
     def _write_hosts(self) -> None:
         pod = dict(self.current())
         pod["status"] = {**(pod.get("status") or {}), "podIP": self.record.pod_ip}
-        services = self.node.api.list("/api/v1/services").get("items") or []
-        pods = self.node.api.list("/api/v1/pods").get("items") or []
+        services, pods = self.node.cluster.services(), self.node.cluster.pods()
         self.hosts.parent.mkdir(parents=True, exist_ok=True)
         text = hosts_file(pod, services, pods)
         # Rewritten in place: each container bind-mounts this inode.
@@ -271,7 +300,7 @@ class PodWorker(threading.Thread):
     def _config(self, pod: JSON, slot: Slot, log_file: ContainerLog) -> ContainerConfig:
         spec = slot.spec
         namespace = pod["metadata"]["namespace"]
-        services = self.node.api.list("/api/v1/services").get("items") or []
+        services = self.node.cluster.services()
         links = (pod.get("spec") or {}).get("enableServiceLinks", True) is not False
         env = container_env(
             self._with_ip(pod),
