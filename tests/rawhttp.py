@@ -6,10 +6,12 @@ answer fails on either.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,11 +53,19 @@ def exchange(
     timeout: float = 20,
     head: bool = False,
 ) -> Answer:
-    """Send `data` on a fresh connection and read one response."""
+    """Send `data` on a fresh connection and read one response.
+
+    The response is read while the request is still being written, as Go's client does: a server that
+    answers early (413) and closes may reset the connection before a large body is fully sent.
+    """
     raw = socket.create_connection(address, timeout=timeout)
     sock: socket.socket = context.wrap_socket(raw, server_hostname=address[0]) if context else raw
-    try:
+    if context is None:
+        writer = threading.Thread(target=_send_ignoring_reset, args=(sock, data), daemon=True)
+        writer.start()
+    else:  # an SSL socket cannot be written and read from two threads at once
         sock.sendall(data)
+    try:
         response = http.client.HTTPResponse(sock, method="HEAD" if head else None)
         response.begin()
         body = response.read()
@@ -64,6 +74,11 @@ def exchange(
         )
     finally:
         sock.close()
+
+
+def _send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the server answered and closed: the reader gets the answer
+        sock.sendall(data)
 
 
 def number_token(token: str) -> tuple[str, str]:
