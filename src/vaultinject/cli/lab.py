@@ -11,19 +11,32 @@ SERVERS: dict[str, tuple[str, str]] = {
     "kube": ("vaultinject.lab.kube.cli", "a Kubernetes-compatible API server"),
     "kubelet": ("vaultinject.lab.kubelet.main", "a lab node: a kubelet that runs pods"),
 }
+# Commands over a whole lab cluster, all in `vaultinject.lab.up`.
+CLUSTER_COMMANDS: dict[str, str] = {
+    "up": "start a lab cluster: the API server, its controllers and N nodes",
+    "down": "stop the lab cluster running in a data directory",
+    "node": "stop (a node failure) or start one node of a running lab",
+}
 
 
 def main(argv: list[str]) -> int:
-    """Forward to the named lab server's own command line."""
+    """Forward to the named lab server's or cluster command's own command line."""
+    if argv and argv[0] in CLUSTER_COMMANDS:
+        from vaultinject.lab import up
+
+        return up.main(argv)
     if not argv or argv[0] not in SERVERS:
         asked = bool(argv) and argv[0] in {"-h", "--help"}
         stream = sys.stdout if asked else sys.stderr
         if argv and not asked:
             print(f"error: unknown lab server {argv[0]!r}", file=stream)
-        print("usage: vaultinject lab <server> [options]\n\nservers:", file=stream)
+        print("usage: vaultinject lab <command> [options]\n\ncluster:", file=stream)
+        for name, help_ in CLUSTER_COMMANDS.items():
+            print(f"  {name:<7} {help_}", file=stream)
+        print("\nservers (one process each):", file=stream)
         for name, (_, help_) in SERVERS.items():
             print(f"  {name:<7} {help_}", file=stream)
-        print("\nRun `vaultinject lab <server> --help` for a server's options.", file=stream)
+        print("\nRun `vaultinject lab <command> --help` for its options.", file=stream)
         return 0 if asked else 2
     run: Callable[[list[str]], int] = import_module(SERVERS[argv[0]][0]).main
     return run(argv[1:])

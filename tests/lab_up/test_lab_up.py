@@ -1,0 +1,156 @@
+"""`vaultinject lab up|down|node` as an operator runs them, judged by kubectl and by the processes and
+mounts they leave (none)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vaultinject.lab.kube.harness import wait_for
+
+TIMERS = (
+    "--heartbeat-interval", "1", "--lease-duration", "4",
+    "--node-monitor-grace-period", "3", "--node-monitor-period", "0.5", "--node-startup-grace-period", "5",
+)  # fmt: skip
+
+
+def lab(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vaultinject.cli", "lab", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def kubectl(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(data_dir / "kubeconfig")}
+    return subprocess.run(
+        ["kubectl", *args], env=env, input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def recorded_pids(data_dir: Path) -> list[int]:
+    state = json.loads((data_dir / "lab.json").read_text())
+    return [state["api_server"]["pid"], *(p["pid"] for p in state["kubelets"].values())]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def node_status(data_dir: Path, name: str) -> str:
+    result = kubectl(data_dir, "get", "node", name, "--no-headers")
+    return result.stdout.split()[1] if result.returncode == 0 else ""
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    directory = tmp_path / "lab"
+    yield directory
+    lab("down", "--data-dir", str(directory))
+
+
+def assert_nothing_left(data_dir: Path, pids: list[int]) -> None:
+    assert not (data_dir / "lab.json").exists()
+    assert [pid for pid in pids if alive(pid)] == []
+    assert str(data_dir) not in Path("/proc/self/mounts").read_text()
+
+
+def test_detached_lab_serves_kubectl_survives_node_restarts_and_goes_down(data_dir: Path) -> None:
+    started = lab("up", "--nodes", "2", "--data-dir", str(data_dir), "--detach", *TIMERS)
+    assert started.returncode == 0, started.stderr
+    assert "node node-1 Ready" in started.stdout
+    assert "node node-2 Ready" in started.stdout
+    assert f"export KUBECONFIG={data_dir / 'kubeconfig'}" in started.stdout
+    nodes = kubectl(data_dir, "get", "nodes", "--no-headers").stdout.split("\n")
+    assert [line.split()[:2] for line in nodes if line] == [["node-1", "Ready"], ["node-2", "Ready"]]
+
+    again = lab("up", "--data-dir", str(data_dir), "--detach")
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+    assert "lab down" in again.stderr
+
+    deploy = kubectl(data_dir, "create", "deployment", "web", "--image=busybox", "--", "sleep", "3600")
+    assert deploy.returncode == 0, deploy.stderr
+    rollout = kubectl(data_dir, "rollout", "status", "deployment/web", "--timeout=60s")
+    assert rollout.returncode == 0, rollout.stderr
+
+    stopped = lab("node", "stop", "node-1", "--data-dir", str(data_dir))
+    assert stopped.returncode == 0, stopped.stderr
+    wait_for(lambda: node_status(data_dir, "node-1") == "NotReady", timeout=20, interval=0.2)
+    assert lab("node", "stop", "node-1", "--data-dir", str(data_dir)).returncode == 1
+
+    restarted = lab("node", "start", "node-1", "--data-dir", str(data_dir))
+    assert restarted.returncode == 0, restarted.stderr
+    assert "node node-1 Ready" in restarted.stdout
+    assert node_status(data_dir, "node-1") == "Ready"
+    unknown = lab("node", "start", "node-9", "--data-dir", str(data_dir))
+    assert unknown.returncode == 1
+    assert "node-1, node-2" in unknown.stderr
+
+    pids = recorded_pids(data_dir)
+    down = lab("down", "--data-dir", str(data_dir))
+    assert down.returncode == 0, down.stderr
+    assert_nothing_left(data_dir, pids)
+    assert "no lab is running" in lab("down", "--data-dir", str(data_dir)).stdout
+
+
+def test_foreground_lab_stops_everything_on_ctrl_c(data_dir: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "vaultinject.cli",
+        "lab",
+        "up",
+        "--nodes",
+        "1",
+        "--data-dir",
+        str(data_dir),
+    ]
+    process = subprocess.Popen([*command, *TIMERS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: node_status(data_dir, "node-1") == "Ready", timeout=60, interval=0.2)
+        pids = recorded_pids(data_dir)
+        assert node_status(data_dir, "node-1") == "Ready"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert "press Ctrl-C to stop the lab" in out
+    assert "lab up: stopped" in out
+    assert_nothing_left(data_dir, pids)
+
+
+def test_node_commands_need_a_running_lab(data_dir: Path) -> None:
+    result = lab("node", "stop", "node-1", "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert "no lab is running" in result.stderr
+    assert "lab up" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("up", "--nodes", "0"), ("up", "--nodes", "three"), ("node", "reboot", "node-1"), ("sideways",)],
+)
+def test_usage_errors_exit_2_with_a_message(args: tuple[str, ...], data_dir: Path) -> None:
+    result = lab(*args, "--data-dir", str(data_dir))
+    assert result.returncode == 2
+    assert "error" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (data_dir / "lab.json").exists()
