@@ -13,6 +13,7 @@ import pytest
 
 from tests.lab_cluster.cluster import Cluster, lab_cluster
 from vaultinject.lab.kube.harness import wait_for
+from vaultinject.lab.kubelet import cgroups
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +233,37 @@ def test_logs_tail_and_timestamps(cluster: Cluster) -> None:
     assert json.loads(cluster.ok("get", "pod", "chatty", "-o", "json"))["status"]["containerStatuses"][0][
         "ready"
     ]
+
+
+def test_downward_api_files_follow_label_and_annotation_changes(cluster: Cluster) -> None:
+    watch = 'old=""; while true; do new="$(cat /info/*)"; [ "$new" != "$old" ] && echo "$new"; old="$new"; sleep 0.2; done'
+    items = [
+        {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+        {"path": "notes", "fieldRef": {"fieldPath": "metadata.annotations"}},
+    ]
+    spec = {
+        "containers": [_container(watch, volumeMounts=[{"name": "info", "mountPath": "/info"}])],
+        "volumes": [{"name": "info", "downwardAPI": {"items": items}}],
+    }
+    _run(cluster, "downward", spec, labels={"tier": "web"})
+    wait_for(lambda: 'tier="web"' in _logs(cluster, "downward"), timeout=20, interval=0.1)
+    cluster.ok("label", "pod", "downward", "tier=db", "--overwrite")
+    cluster.ok("annotate", "pod", "downward", "owner=ops")
+    wait_for(lambda: 'tier="db"' in _logs(cluster, "downward"), timeout=20, interval=0.2)
+    wait_for(lambda: 'owner="ops"' in _logs(cluster, "downward"), timeout=20, interval=0.2)
+    assert _app(cluster, "downward")["restartCount"] == 0
+
+
+@pytest.mark.skipif(cgroups.parent() is None, reason="no writable memory cgroup on this machine")
+def test_a_container_over_its_memory_limit_is_oom_killed(cluster: Cluster) -> None:
+    grow = "python3 -c 'import time; b = bytearray(256 * 1024 * 1024); time.sleep(30)'"
+    limits = {"limits": {"memory": "48Mi"}}
+    _run(cluster, "hungry", {"restartPolicy": "Never", "containers": [_container(grow, resources=limits)]})
+    wait_for(lambda: "terminated" in _app(cluster, "hungry").get("state", {}), timeout=30, interval=0.2)
+    terminated = _app(cluster, "hungry")["state"]["terminated"]
+    assert (terminated["reason"], terminated["exitCode"]) == ("OOMKilled", 137)
+    assert cluster.status_column("hungry") == "OOMKilled"
+    assert _status(cluster, "hungry")["phase"] == "Failed"
+    parent = cgroups.parent()
+    assert parent is not None
+    assert not list(parent[0].glob("vaultinject-*"))  # the container's cgroup went with it

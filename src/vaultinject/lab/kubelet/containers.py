@@ -137,7 +137,11 @@ class Slot:
         if self.log is not None:
             self.log.close()
         now = time.time()
-        self.record.terminated = Termination(code, rfc3339(self.started_at), rfc3339(now), self.process.id)
+        reason = "OOMKilled" if self.process.oom_killed() else ""
+        self.process.release()
+        self.record.terminated = Termination(
+            code, rfc3339(self.started_at), rfc3339(now), self.process.id, reason
+        )
         self.record.running_since = None
         self.record.started = self.record.ready = False
         self.process, self.log = None, None

@@ -171,6 +171,9 @@ def become(spec: dict[str, Any]) -> None:
 
 
 def launch(spec: dict[str, Any]) -> None:
+    if spec.get("cgroup_procs"):  # join the memory cgroup before anything of the command runs
+        with open(spec["cgroup_procs"], "w") as procs:
+            procs.write(str(os.getpid()))
     root = build_root(spec)
     os.chroot(root)
     workdir = spec.get("working_dir") or "/"

@@ -146,6 +146,15 @@ def quantity(text: str) -> Fraction:
     return number * _SUFFIXES[match.group(3) or ""]
 
 
+def memory_limit(container: JSON) -> int | None:
+    """`resources.limits.memory` in bytes; None when unset or not a quantity (validation's concern)."""
+    raw = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+    try:
+        return int(quantity(raw)) if raw is not None else None
+    except (ValueError, TypeError):
+        return None
+
+
 def format_map(values: Mapping[str, str]) -> str:
     """Labels/annotations as the downward API writes them: sorted `key="escaped"` lines."""
     return "\n".join(f"{k}={_go_quote(values[k])}" for k in sorted(values))

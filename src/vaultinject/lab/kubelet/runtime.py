@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vaultinject.lab.kubelet import cgroups
+
 ENTER = Path(__file__).with_name("enter.py")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What containerd/runc put before a failed process start (the kubelet shows it as the StartError message).
@@ -68,6 +70,7 @@ class ContainerConfig:
     supplemental_groups: list[int]
     stdout_path: Path | None = None  # raw stdout+stderr bytes appended here, unless `output_fds` is set
     output_fds: tuple[int, int] | None = None  # (stdout, stderr) write ends, e.g. of a ContainerLog
+    memory_limit: int | None = None  # bytes (resources.limits.memory), enforced by a memory cgroup
 
 
 def exit_code(returncode: int) -> int:
@@ -85,6 +88,7 @@ class Container:
     process: subprocess.Popen[bytes]
     state_dir: Path
     started_at: float = field(default_factory=time.time)
+    memory: cgroups.MemoryCgroup | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def poll(self) -> int | None:
@@ -113,6 +117,15 @@ class Container:
         PID namespace (the container leads its own process group here)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
+
+    def oom_killed(self) -> bool:
+        """True when the kernel's OOM killer killed a process of the container (over its memory limit)."""
+        return self.memory is not None and self.memory.oom_killed()
+
+    def release(self) -> None:
+        """Free what the ended container held outside its processes (its memory cgroup)."""
+        if self.memory is not None:
+            self.memory.remove()
 
     def exec(self, argv: list[str], timeout: float, env: dict[str, str] | None = None) -> tuple[int, bytes]:
         """Run `argv` in the container's mount namespace, root and working directory, as its user.
@@ -216,6 +229,11 @@ class Runtime:
                     f"{START_PREFIX}error during container init: error mounting {str(mount.source)!r} "
                     f"to rootfs at {mount.target!r}: stat {mount.source}: no such file or directory: unknown"
                 )
+        memory = None
+        if config.memory_limit:
+            memory = cgroups.create(f"vaultinject-{container_id[:16]}", config.memory_limit)
+        if memory is not None:
+            spec["cgroup_procs"] = str(memory.procs)
         read_fd, write_fd = os.pipe()
         try:
             with _output(config) as (stdout, stderr):
@@ -239,6 +257,8 @@ class Runtime:
                 os.close(write_fd)
         if report:
             process.wait()
+            if memory is not None:
+                memory.remove()
             shutil.rmtree(cdir, ignore_errors=True)
             try:
                 message = str(json.loads(report)["error"])
@@ -246,7 +266,7 @@ class Runtime:
                 message = report.decode(errors="replace").strip()
             raise StartError(f"{START_PREFIX}{message}: unknown")
         container = Container(
-            pid=process.pid, id=container_id, config=config, process=process, state_dir=cdir
+            pid=process.pid, id=container_id, config=config, process=process, state_dir=cdir, memory=memory
         )
         with self._lock:
             self._containers.setdefault(config.pod_uid, []).append(container)
@@ -264,6 +284,7 @@ class Runtime:
             container.signal(signal.SIGKILL)
             container.kill_leftovers()
             container.wait(10)
+            container.release()
         pod_dir = self.pod_dir(pod_uid)
         if not pod_dir.exists():
             return

@@ -20,7 +20,13 @@ from typing import Any
 from vaultinject.lab.kube.clock import parse_time, rfc3339
 from vaultinject.lab.kubelet.api import ApiClient, ApiError
 from vaultinject.lab.kubelet.containers import Backoff, Slot, slots_for
-from vaultinject.lab.kubelet.env import ConfigError, container_env, expand_args, service_env
+from vaultinject.lab.kubelet.env import (
+    ConfigError,
+    container_env,
+    expand_args,
+    memory_limit,
+    service_env,
+)
 from vaultinject.lab.kubelet.hooks import run_hook
 from vaultinject.lab.kubelet.logs import ContainerLog, log_path
 from vaultinject.lab.kubelet.probes import ProbeWorker
@@ -331,6 +337,7 @@ class PodWorker(threading.Thread):
             run_as_group=security.get("runAsGroup"),
             supplemental_groups=groups,
             output_fds=(log_file.stdout_fd, log_file.stderr_fd),
+            memory_limit=memory_limit(spec),
         )
 
     def _with_ip(self, pod: JSON) -> JSON:
