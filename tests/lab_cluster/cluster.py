@@ -13,6 +13,7 @@ from typing import Any
 
 from vaultinject.lab.controllers.settings import ControllerSettings
 from vaultinject.lab.kube.harness import LabKube, in_process_kube, wait_for
+from vaultinject.lab import up
 from vaultinject.lab.kubelet import main as kubelet
 
 # Short node timers and CrashLoopBackOff (Kubernetes: 10s heartbeats, 40s Leases, 10s first back-off).
@@ -59,10 +60,7 @@ class Cluster:
 
     def node_ready(self, name: str) -> bool:
         status, node = self.kube.request("GET", f"/api/v1/nodes/{name}")
-        if status != 200:
-            return False
-        ready = [c for c in node["status"].get("conditions") or [] if c["type"] == "Ready"]
-        return bool(ready) and ready[0]["status"] == "True" and not node["spec"].get("taints")
+        return status == 200 and up.node_ready(node)
 
     def pod(self, namespace: str, name: str) -> dict[str, Any]:
         pod: dict[str, Any] = self.kube.call("GET", f"/api/v1/namespaces/{namespace}/pods/{name}")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,6 +56,20 @@ def node_status(data_dir: Path, name: str) -> str:
     return result.stdout.split()[1] if result.returncode == 0 else ""
 
 
+def pods_on(data_dir: Path, node: str) -> list[dict[str, Any]]:
+    listing = kubectl(data_dir, "get", "pods", "-o", "json", "--field-selector", f"spec.nodeName={node}")
+    return list(json.loads(listing.stdout)["items"]) if listing.returncode == 0 else []
+
+
+def restarts_on(data_dir: Path, node: str) -> tuple[int, str]:
+    """The restart count and state of the (only) pod's container on `node`, as the kubelet reports them."""
+    found = pods_on(data_dir, node)
+    statuses = (found[0].get("status") or {}).get("containerStatuses") or [] if found else []
+    if not statuses:
+        return (-1, "")
+    return (statuses[0].get("restartCount", 0), next(iter(statuses[0].get("state") or {"": 0})).title())
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "lab"
@@ -82,7 +97,9 @@ def test_detached_lab_serves_kubectl_survives_node_restarts_and_goes_down(data_d
     assert "already running" in again.stderr
     assert "lab down" in again.stderr
 
-    deploy = kubectl(data_dir, "create", "deployment", "web", "--image=busybox", "--", "sleep", "3600")
+    deploy = kubectl(
+        data_dir, "create", "deployment", "web", "--image=busybox", "--replicas=2", "--", "sleep", "3600"
+    )
     assert deploy.returncode == 0, deploy.stderr
     rollout = kubectl(data_dir, "rollout", "status", "deployment/web", "--timeout=60s")
     assert rollout.returncode == 0, rollout.stderr
@@ -96,6 +113,12 @@ def test_detached_lab_serves_kubectl_survives_node_restarts_and_goes_down(data_d
     assert restarted.returncode == 0, restarted.stderr
     assert "node node-1 Ready" in restarted.stdout
     assert node_status(data_dir, "node-1") == "Ready"
+    wait_for(lambda: restarts_on(data_dir, "node-1") == (1, "Running"), timeout=30, interval=0.2)
+    pod = pods_on(data_dir, "node-1")[0]["status"]["containerStatuses"][0]
+    assert (pod["lastState"]["terminated"]["reason"], pod["lastState"]["terminated"]["exitCode"]) == (
+        "Unknown",
+        255,
+    )
     unknown = lab("node", "start", "node-9", "--data-dir", str(data_dir))
     assert unknown.returncode == 1
     assert "node-1, node-2" in unknown.stderr

@@ -195,8 +195,42 @@ class Slot:
 
 
 def slots_for(pod: JSON, bounds: Backoff) -> list[Slot]:
-    spec = pod.get("spec") or {}
-    return [
+    """The pod's container slots, continuing the counts of runs an earlier kubelet reported."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    reported = {
+        str(s.get("name")): s
+        for key in ("initContainerStatuses", "containerStatuses")
+        for s in status.get(key) or []
+        if isinstance(s, dict)
+    }
+    slots = [
         *(Slot(c, True, ContainerRecord(c["name"]), bounds) for c in spec.get("initContainers") or []),
         *(Slot(c, False, ContainerRecord(c["name"]), bounds) for c in spec.get("containers") or []),
     ]
+    for slot in slots:
+        _resume(slot.record, reported.get(slot.name) or {})
+    return slots
+
+
+def _resume(record: ContainerRecord, reported: JSON) -> None:
+    """A container that ran before this kubelet started (the node restarted): its next run is a restart,
+    and a run still going when the node died ended as `Unknown` (exit 255), as the kubelet reports it."""
+    state = reported.get("state") or {}
+    container_id = str(reported.get("containerID") or "").rpartition("://")[2]
+    if "running" in state:
+        started = str((state["running"] or {}).get("startedAt") or "")
+        ended = Termination(255, started, rfc3339(time.time()), container_id, "Unknown")
+    else:
+        last = state.get("terminated") or (reported.get("lastState") or {}).get("terminated")
+        if not isinstance(last, dict):
+            return
+        ended = Termination(
+            int(last.get("exitCode") or 0),
+            str(last.get("startedAt") or ""),
+            str(last.get("finishedAt") or ""),
+            str(last.get("containerID") or container_id).rpartition("://")[2],
+            str(last.get("reason") or ""),
+            str(last.get("message") or ""),
+        )
+    record.restart_count = int(reported.get("restartCount") or 0) + 1
+    record.last_termination = ended
