@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vaultinject.lab import up
 from vaultinject.lab.controllers.settings import ControllerSettings
 from vaultinject.lab.kube.harness import LabKube, in_process_kube, wait_for
-from vaultinject.lab import up
 from vaultinject.lab.kubelet import main as kubelet
 
 # Short node timers and CrashLoopBackOff (Kubernetes: 10s heartbeats, 40s Leases, 10s first back-off).
