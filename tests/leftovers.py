@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,9 +56,13 @@ class Snapshot:
     def take(cls) -> Snapshot:
         return cls(frozenset(mount_points()), frozenset(temp_entries()))
 
-    def leftovers(self, allowed_temp: set[str]) -> list[str]:
-        """A line per mount, process and temporary entry that was not there at the snapshot."""
-        problems = [f"mount left behind: {m}" for m in sorted(mount_points() - self.mounts)]
+    def leftovers(
+        self, allowed_temp: set[str], foreign: Callable[[str], bool] = lambda _: False
+    ) -> list[str]:
+        """A line per mount, process and temporary entry that was not there at the snapshot; mounts for
+        which `foreign` is true (another pytest-xdist worker's) are not counted."""
+        new_mounts = sorted(m for m in mount_points() - self.mounts if not foreign(m))
+        problems = [f"mount left behind: {m}" for m in new_mounts]
         problems += [
             f"process left behind: {pid} {_cmdline(pid)}" for pid in sorted(descendants(os.getpid()))
         ]

@@ -143,12 +143,18 @@ def test_foreground_lab_stops_everything_on_ctrl_c(data_dir: Path) -> None:
         str(data_dir),
     ]
     process = subprocess.Popen([*command, *TIMERS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    started: list[str] = []
     try:
-        wait_for(lambda: node_status(data_dir, "node-1") == "Ready", timeout=60, interval=0.2)
+        for line in process.stdout:  # up says when it is serving; a Ctrl-C before that is an interrupt (130)
+            started.append(line)
+            if "press Ctrl-C" in line:
+                break
         pids = recorded_pids(data_dir)
         assert node_status(data_dir, "node-1") == "Ready"
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
+        out = "".join(started) + out
     finally:
         if process.poll() is None:
             process.kill()

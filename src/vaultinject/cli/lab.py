@@ -11,7 +11,8 @@ SERVERS: dict[str, tuple[str, str]] = {
     "kube": ("vaultinject.lab.kube.cli", "a Kubernetes-compatible API server"),
     "kubelet": ("vaultinject.lab.kubelet.main", "a lab node: a kubelet that runs pods"),
 }
-# Commands over a whole lab cluster, all in `vaultinject.lab.up`.
+CLUSTER_MODULE = "vaultinject.lab.up"
+# Commands over a whole lab cluster, all in CLUSTER_MODULE.
 CLUSTER_COMMANDS: dict[str, str] = {
     "up": "start a lab cluster: the API server, its controllers and N nodes",
     "down": "stop the lab cluster running in a data directory",
@@ -22,9 +23,8 @@ CLUSTER_COMMANDS: dict[str, str] = {
 def main(argv: list[str]) -> int:
     """Forward to the named lab server's or cluster command's own command line."""
     if argv and argv[0] in CLUSTER_COMMANDS:
-        from vaultinject.lab import up
-
-        return up.main(argv)
+        cluster: Callable[[list[str]], int] = import_module(CLUSTER_MODULE).main
+        return cluster(argv)
     if not argv or argv[0] not in SERVERS:
         asked = bool(argv) and argv[0] in {"-h", "--help"}
         stream = sys.stdout if asked else sys.stderr

@@ -29,15 +29,21 @@ class MemoryCgroup:
         """Write a PID here to move that process into the cgroup."""
         return self.path / "cgroup.procs"
 
-    def oom_killed(self) -> bool:
-        """True once the kernel's OOM killer killed a process of this cgroup."""
+    def oom_killed(self, settle: float = 0.0) -> bool:
+        """True once the kernel's OOM killer killed a process of this cgroup; waits up to `settle` seconds."""
+        deadline = time.monotonic() + settle
+        while not (killed := self._oom_kills() > 0) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return killed
+
+    def _oom_kills(self) -> int:
         events = self.path / ("memory.oom_control" if self.version == 1 else "memory.events")
         try:
             lines = events.read_text().splitlines()
         except OSError:
-            return False
+            return 0
         counts = dict(line.split(" ", 1) for line in lines if " " in line)
-        return int(counts.get("oom_kill", "0")) > 0
+        return int(counts.get("oom_kill", "0"))
 
     def remove(self) -> None:
         """Remove the (emptied) cgroup; a process still exiting may hold it for a moment."""
@@ -72,6 +78,19 @@ def parent() -> tuple[Path, int] | None:
             if "memory" in (directory / "cgroup.subtree_control").read_text().split():
                 return directory, 2
     return None
+
+
+def remove_stale(prefix: str) -> int:
+    """Remove the empty cgroups named `prefix*`: what an earlier, killed kubelet of this node left."""
+    found = parent()
+    if found is None:
+        return 0
+    removed = 0
+    for path in found[0].glob(f"{prefix}*"):
+        with contextlib.suppress(OSError):  # EBUSY: a process still runs in it
+            path.rmdir()
+            removed += 1
+    return removed
 
 
 def create(name: str, limit_bytes: int) -> MemoryCgroup | None:

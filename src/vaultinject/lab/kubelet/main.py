@@ -12,6 +12,7 @@ machine does.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import logging
 import os
@@ -23,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from vaultinject.lab.kubelet import node
+from vaultinject.lab.kubelet import cgroups, node
 from vaultinject.lab.kubelet.api import ApiClient, ApiError
 from vaultinject.lab.kubelet.containers import INITIAL_BACKOFF, MAX_BACKOFF, Backoff
 from vaultinject.lab.kubelet.pods import PodManager
@@ -135,13 +136,17 @@ def _pods_dir(data_dir: Path) -> Path:
 
 def _node_context(args: argparse.Namespace, api: ApiClient, registered: dict[str, object]) -> NodeContext:
     pods_dir = _pods_dir(args.data_dir)
+    # The node is its name in its data directory: two labs may both have a node-1.
+    lab = hashlib.sha256(str(args.data_dir.resolve()).encode()).hexdigest()[:8]
+    cgroup_prefix = f"vaultinject-{args.node}-{lab}-"
+    cgroups.remove_stale(cgroup_prefix)  # a node's restart starts with none, as a reboot does
     status = registered.get("status")
     allocatable = dict(status.get("allocatable") or {}) if isinstance(status, dict) else {}
     return NodeContext(
         api=api,
         name=args.node,
         host_ip=node.internal_ip(args.node_index),
-        runtime=Runtime(pods_dir),
+        runtime=Runtime(pods_dir, cgroup_prefix),
         addresses=PodAddresses(node.pod_cidr(args.node_index)),
         pods_dir=pods_dir,
         log_root=args.log_dir,

@@ -120,7 +120,11 @@ class Container:
 
     def oom_killed(self) -> bool:
         """True when the kernel's OOM killer killed a process of the container (over its memory limit)."""
-        return self.memory is not None and self.memory.oom_killed()
+        if self.memory is None:
+            return False
+        # The kernel counts an OOM kill just after it sends the SIGKILL, so the exit can be seen first.
+        settle = 0.5 if self.process.returncode == -signal.SIGKILL else 0.0
+        return self.memory.oom_killed(settle)
 
     def release(self) -> None:
         """Free what the ended container held outside its processes (its memory cgroup)."""
@@ -197,8 +201,9 @@ def _output(config: ContainerConfig) -> Iterator[tuple[int, int]]:
 class Runtime:
     """Starts containers under `state_dir/<pod uid>/containers/` and removes a pod's state."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, cgroup_prefix: str = "vaultinject-") -> None:
         self.state_dir = state_dir
+        self.cgroup_prefix = cgroup_prefix  # container memory cgroups are `<prefix><id>`
         self._containers: dict[str, list[Container]] = {}
         self._lock = threading.Lock()
 
@@ -231,7 +236,7 @@ class Runtime:
                 )
         memory = None
         if config.memory_limit:
-            memory = cgroups.create(f"vaultinject-{container_id[:16]}", config.memory_limit)
+            memory = cgroups.create(f"{self.cgroup_prefix}{container_id[:16]}", config.memory_limit)
         if memory is not None:
             spec["cgroup_procs"] = str(memory.procs)
         read_fd, write_fd = os.pipe()
