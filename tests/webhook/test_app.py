@@ -155,7 +155,7 @@ def test_no_admission_review_shape_gets_a_5xx(review: Any) -> None:
 def test_an_internal_error_refuses_the_pod_and_logs_no_data(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(body: bytes, settings: Settings) -> Any:
+    def broken(body: bytes, settings: Settings, cache: object = None) -> Any:
         raise ValueError("password=hunter2 quoted by a bug")
 
     monkeypatch.setattr(app_module, "review", broken)

@@ -12,7 +12,7 @@ from typing import Any
 
 from vaultinject.spec import Settings
 from vaultinject.webhook.metrics import Metrics
-from vaultinject.webhook.review import BadReview, Decision, denial, review
+from vaultinject.webhook.review import BadReview, Decision, VerdictCache, denial, review
 
 log = logging.getLogger("vaultinject.webhook")
 
@@ -43,6 +43,7 @@ class WebhookApp:
     A small review (nearly all of them) is decided on the event loop: handing it to a thread would triple
     its cost. A large one runs on a small thread pool, so one that overruns `deadline` is answered (refused,
     so the pod is retried rather than started without its secrets) before the API server gives up.
+    Small reviews share a `VerdictCache`: the replicas of one ReplicaSet are decided once.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class WebhookApp:
         self.metrics = metrics or Metrics()
         self.deadline = deadline
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="review")
+        self._cache = VerdictCache()  # used on the event loop only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -109,7 +111,7 @@ class WebhookApp:
 
     async def _decide(self, body: bytes) -> Decision:
         if len(body) <= INLINE_BODY:
-            return review(body, self.settings)
+            return review(body, self.settings, self._cache)
         loop = asyncio.get_running_loop()
         return await asyncio.wait_for(
             loop.run_in_executor(self._pool, review, body, self.settings), self.deadline

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
+
+import msgspec
+
+_encode = msgspec.json.encode
 
 
 class LineFormatter(logging.Formatter):
     def __init__(self, as_json: bool) -> None:
         super().__init__()
         self.as_json = as_json
+        self._second, self._stamp = -1, ""
+
+    def stamp(self, created: float) -> str:
+        """The record's time to the second, formatted once per second (a line per review adds up)."""
+        second = int(created)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        return self._stamp
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
+        stamp = self.stamp(record.created)
         fields = dict(getattr(record, "decision", {}))
         message = record.getMessage()
         if record.exc_info:
             fields["error"] = repr(record.exc_info[1])
         if self.as_json:
             line = {"time": stamp, "level": record.levelname.lower(), "logger": record.name, "msg": message}
-            return json.dumps({**line, **fields}, separators=(",", ":"))
+            return _encode({**line, **fields}).decode()
         extra = "".join(f" {key}={value}" for key, value in fields.items())
         return f"{stamp} {record.levelname.lower():<7} {message}{extra}"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+from collections import OrderedDict
 from typing import Any, NamedTuple
 
 import msgspec
@@ -33,7 +35,49 @@ class Decision(NamedTuple):
     dry_run: bool = False
 
 
-def review(body: bytes, settings: Settings) -> Decision:
+class Verdict(NamedTuple):
+    """A decision without the review it answers: the same pod in the same namespace gets the same one."""
+
+    response: dict[str, Any]  # the AdmissionResponse without its uid
+    result: str
+    mode: str = ""
+    reason: str = ""
+    rejected: tuple[str, ...] = ()
+
+
+class VerdictCache:
+    """The most recent verdicts, by a digest of everything they depend on; not thread-safe.
+
+    The pods of one ReplicaSet reach admission byte for byte alike (no name or uid is assigned yet), so
+    a scale-up or rollout decides once and answers every other replica from here. Settings are fixed
+    for the cache's life: a webhook process has one `Settings`. Bounded by entries and by bytes.
+    """
+
+    def __init__(self, entries: int = 512, max_bytes: int = 8 * 1024 * 1024) -> None:
+        self.entries, self.max_bytes, self.bytes = entries, max_bytes, 0
+        self._verdicts: OrderedDict[bytes, tuple[Verdict, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
+
+    def get(self, key: bytes) -> Verdict | None:
+        found = self._verdicts.get(key)
+        if found is None:
+            return None
+        self._verdicts.move_to_end(key)
+        return found[0]
+
+    def put(self, key: bytes, verdict: Verdict) -> None:
+        cost = len(key) + len(_encode(verdict.response))
+        if cost > self.max_bytes // 8 or key in self._verdicts:
+            return
+        self._verdicts[key] = (verdict, cost)
+        self.bytes += cost
+        while len(self._verdicts) > self.entries or self.bytes > self.max_bytes:
+            self.bytes -= self._verdicts.popitem(last=False)[1][1]
+
+
+def review(body: bytes, settings: Settings, cache: VerdictCache | None = None) -> Decision:
     """Decide on an AdmissionReview; raise `BadReview` when `body` is not one."""
     try:
         document = _decoder.decode(body)
@@ -42,33 +86,38 @@ def review(body: bytes, settings: Settings) -> Decision:
     request, api_version = _request_of(document)
     uid, namespace, pod = _pod_request(request)
     dry_run = request.get("dryRun") is True
-    base = Decision(b"", "", uid, namespace, _pod_name(pod), dry_run=dry_run)
-    allowed = _answer(api_version, uid, allowed=True)
-    if request.get("operation", "CREATE") != "CREATE":
-        return base._replace(body=allowed, result="skipped", reason="not a CREATE")
+    operation = request.get("operation", "CREATE")
+    if cache is None:
+        verdict = _verdict(operation, pod, settings, namespace)
+    else:
+        key = hashlib.blake2b(_encode([operation, namespace, pod]), digest_size=20).digest()
+        cached = cache.get(key)
+        verdict = cached if cached is not None else _verdict(operation, pod, settings, namespace)
+        if cached is None:
+            cache.put(key, verdict)
+    return Decision(
+        _answer(api_version, uid, **verdict.response), verdict.result, uid, namespace, _pod_name(pod),
+        verdict.mode, verdict.reason, verdict.rejected, dry_run,
+    )  # fmt: skip
+
+
+def _verdict(operation: Any, pod: dict[str, Any], settings: Settings, namespace: str) -> Verdict:
+    if operation != "CREATE":
+        return Verdict({"allowed": True}, "skipped", reason="not a CREATE")
     try:
         injection = inject(pod, settings, namespace)
     except SpecError as error:
         message = "vaultinject cannot inject this pod: " + "; ".join(str(each) for each in error.errors)
         status = {"code": 400, "reason": "BadRequest", "message": message}
-        return base._replace(
-            body=_answer(api_version, uid, allowed=False, status=status),
-            result="rejected",
-            reason="bad annotations",
-            rejected=tuple(each.annotation for each in error.errors),
-        )
+        rejected = tuple(each.annotation for each in error.errors)
+        return Verdict({"allowed": False, "status": status}, "rejected", "", "bad annotations", rejected)
     if injection.spec is None:
-        return base._replace(body=allowed, result="skipped", reason=injection.reason)
+        return Verdict({"allowed": True}, "skipped", reason=injection.reason)
     patch = base64.b64encode(_encode(injection.patch)).decode()
-    extra: dict[str, Any] = {"patchType": "JSONPatch", "patch": patch}
+    response: dict[str, Any] = {"allowed": True, "patchType": "JSONPatch", "patch": patch}
     if injection.warnings:
-        extra["warnings"] = list(injection.warnings)
-    return base._replace(
-        body=_answer(api_version, uid, allowed=True, **extra),
-        result="injected",
-        mode=str(injection.spec.mode),
-        reason=injection.reason,
-    )
+        response["warnings"] = list(injection.warnings)
+    return Verdict(response, "injected", str(injection.spec.mode), injection.reason)
 
 
 def denial(body: bytes, message: str) -> bytes | None:

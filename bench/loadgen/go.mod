@@ -1,0 +1,3 @@
+module vaultinject/bench/loadgen
+
+go 1.19
