@@ -140,6 +140,9 @@ def test_native_mode_injects_one_agent_as_a_restartable_init_container() -> None
     assert agent["args"] == ["--mode", "native"]
     assert agent["startupProbe"]["exec"]["command"] == ["test", "-e", "/home/vault/.vaultinject-started"]
     assert agent["readinessProbe"]["exec"]["command"] == ["test", "-e", "/home/vault/.vaultinject-ready"]
+    # The app starts as the first render completes, not at the next startup probe.
+    hook = agent["lifecycle"]["postStart"]["exec"]["command"]
+    assert hook == ["vaultinject-agent", "--wait-for-start", "20"]
 
 
 def test_classic_mode_injects_init_and_sidecar_sharing_a_private_state_volume() -> None:
@@ -153,6 +156,8 @@ def test_classic_mode_injects_init_and_sidecar_sharing_a_private_state_volume() 
     assert "vault-agent-state" not in mount_paths(pod, "web")
     assert "restartPolicy" not in sidecar
     assert "startupProbe" not in init
+    assert "lifecycle" not in init
+    assert "lifecycle" not in sidecar
     assert "readinessProbe" in sidecar
 
 

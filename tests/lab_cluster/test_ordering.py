@@ -106,3 +106,43 @@ def test_app_starts_only_after_the_sidecar_startup_probe_passed(tmp_path: Path) 
         )
         events = cluster.ok("get", "events", "--field-selector", "involvedObject.name=with-sidecar")
         assert events.index("Stopping container app") < events.index("Stopping container agent")
+
+
+def test_the_agents_post_start_hook_starts_the_app_the_moment_its_input_exists(tmp_path: Path) -> None:
+    """The native agent's hook (`vaultinject-agent --wait-for-start`, found on the vaultinject image's PATH)
+    returns once the started marker exists; the kubelet then runs the startup probe at once and starts the
+    app. With only the probe (period 5 s here) the app would start seconds later."""
+    marker = "/shared/.vaultinject-started"
+    write = f"sleep 1.5; date +%s.%N > /shared/ready; touch {marker}; sleep 1000"
+    hook = ["vaultinject-agent", "--wait-for-start", "20", "--state-dir", "/shared"]
+    mounts = [
+        {"name": "work", "mountPath": "/shared"}
+    ]  # not /work: the checkout (and its venv) may live there
+    agent = {
+        "name": "agent",
+        "image": "vaultinject",
+        "restartPolicy": "Always",
+        "command": ["sh", "-c", write],
+        "lifecycle": {"postStart": {"exec": {"command": hook}}},
+        "startupProbe": {
+            "exec": {"command": ["test", "-e", marker]},
+            "periodSeconds": 5,
+            "failureThreshold": 30,
+        },
+        "volumeMounts": mounts,
+    }
+    app = {
+        "name": "app",
+        "image": "busybox",
+        "command": ["sh", "-c", 'echo "$(cat /shared/ready) $(date +%s.%N)"; sleep 1000'],
+        "volumeMounts": mounts,
+    }
+    pod = _pod("hooked", {})
+    pod["spec"].update(initContainers=[agent], containers=[app])
+    with lab_cluster(tmp_path) as cluster:
+        cluster.kube.call("POST", "/api/v1/namespaces/default/pods", pod)
+        wait_for(lambda: cluster.kubectl("logs", "hooked", "-c", "app").stdout.strip() != "", timeout=30)
+        written, started = map(float, cluster.ok("logs", "hooked", "-c", "app").split())
+        events = cluster.ok("get", "events", "--field-selector", "involvedObject.name=hooked")
+    assert "FailedPostStartHook" not in events
+    assert 0 <= started - written < 1.5

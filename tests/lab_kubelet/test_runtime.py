@@ -18,6 +18,7 @@ from vaultinject.lab.kubelet.runtime import (
     Runtime,
     StartError,
     image_command,
+    image_env,
     image_repository,
 )
 
@@ -249,3 +250,10 @@ def test_remove_pod_kills_orphans(runtime: Runtime, tmp_path: Path) -> None:
     ):
         assert time.monotonic() < deadline
         time.sleep(0.02)
+
+
+def test_the_vaultinject_image_has_the_packages_commands_on_its_path() -> None:
+    directories = image_env("ghcr.io/acme/vaultinject:1.0")["PATH"].split(":")
+    assert (Path(directories[0]) / "vaultinject-agent").exists()
+    assert "/usr/bin" in directories
+    assert image_env("busybox:1.36") == {}

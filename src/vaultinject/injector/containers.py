@@ -9,6 +9,11 @@ from vaultinject.injector.names import INIT_CONTAINER, SIDECAR, is_injected_volu
 from vaultinject.spec import READY_FILE, STARTED_FILE, InjectionSpec, SpecError, paths, vault_key
 
 AGENT_COMMAND = ["vaultinject-agent"]  # the console script of `python -m vaultinject.agent`
+# The native agent's postStart hook holds the app until the first render is complete: the kubelet starts the
+# next container only after a sidecar's postStart returns, so the app starts then, not at the next startup
+# probe (1 s period). Past this many seconds the hook returns and the startup probe gates (a failing hook
+# would get the agent killed).
+START_HOOK_SECONDS = 20
 
 
 class AgentContext(NamedTuple):
@@ -40,6 +45,8 @@ def native_container(context: AgentContext) -> dict[str, Any]:
     container["restartPolicy"] = "Always"
     container["startupProbe"] = _marker_probe(STARTED_FILE, period=1, failures=300)
     container["readinessProbe"] = _marker_probe(READY_FILE, period=5, failures=2)
+    hook = [*AGENT_COMMAND, "--wait-for-start", str(START_HOOK_SECONDS)]
+    container["lifecycle"] = {"postStart": {"exec": {"command": hook}}}
     return _patched(container, context, context.spec.agent_json_patch, "agent-json-patch")
 
 
@@ -122,9 +129,10 @@ def _relied_on(container: Any, token_volume: str) -> dict[str, Any]:
     """What injection, the probes and the agent rely on in an agent container, by field label.
 
     Its name (re-injection, the pod's other checks), command and args (the agent's mode),
-    restartPolicy (a native sidecar keeps running; an init agent must exit), the probes' commands
-    (the markers that gate the app), its mounts of the injector's volumes and of the token (as the
-    runtime cleans their paths, so nothing shadows them), and the environment the agent reads.
+    restartPolicy (a native sidecar keeps running; an init agent must exit), the probes' commands and
+    the postStart hook (the markers that gate the app), its mounts of the injector's volumes and of
+    the token (as the runtime cleans their paths, so nothing shadows them), and the environment the
+    agent reads.
     """
     if not isinstance(container, dict):
         return {}
@@ -132,6 +140,8 @@ def _relied_on(container: Any, token_volume: str) -> dict[str, Any]:
     for probe in ("startupProbe", "readinessProbe"):
         value = container.get(probe)
         fields[f"{probe} command"] = value.get("exec") if isinstance(value, dict) else value
+    lifecycle = container.get("lifecycle")
+    fields["postStart hook"] = lifecycle.get("postStart") if isinstance(lifecycle, dict) else lifecycle
     mounts = [m for m in container.get("volumeMounts") or [] if isinstance(m, dict)]
     for mount in mounts:
         name = mount.get("name")

@@ -317,14 +317,26 @@ def vaultinject_argv() -> list[str]:
     return [sys.executable, "-m", "vaultinject"]
 
 
+def image_env(image: str) -> dict[str, str]:
+    """The environment an image sets (its `ENV`): the `vaultinject` image has the package's commands
+    (`vaultinject`, `vaultinject-agent`) on its PATH, so commands, probes and hooks find them by name."""
+    if not _is_vaultinject(image):
+        return {}
+    return {"PATH": f"{Path(sys.executable).parent}:{DEFAULT_PATH}"}
+
+
+def _is_vaultinject(image: str) -> bool:
+    repository = image_repository(image)
+    return repository == "vaultinject" or repository.endswith("/vaultinject")
+
+
 def image_command(image: str, command: list[str], args: list[str]) -> list[str]:
     """The argv a container runs: `vaultinject` images run the installed package, others command+args.
 
     As in Kubernetes, `command` replaces the image's entrypoint and `args` its cmd; the `vaultinject` image's
     entrypoint is `vaultinject`. Raises StartError when nothing is left to run.
     """
-    repository = image_repository(image)
-    if repository == "vaultinject" or repository.endswith("/vaultinject"):
+    if _is_vaultinject(image):
         entry = list(command) if command else ["vaultinject"]
         if entry and entry[0] in ("vaultinject", "/usr/local/bin/vaultinject", "/usr/bin/vaultinject"):
             entry = [*vaultinject_argv(), *entry[1:]]

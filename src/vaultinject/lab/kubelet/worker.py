@@ -31,7 +31,14 @@ from vaultinject.lab.kubelet.hooks import run_hook
 from vaultinject.lab.kubelet.logs import ContainerLog, log_path
 from vaultinject.lab.kubelet.probes import ProbeWorker
 from vaultinject.lab.kubelet.recorder import Recorder
-from vaultinject.lab.kubelet.runtime import Container, ContainerConfig, Runtime, StartError, image_command
+from vaultinject.lab.kubelet.runtime import (
+    Container,
+    ContainerConfig,
+    Runtime,
+    StartError,
+    image_command,
+    image_env,
+)
 from vaultinject.lab.kubelet.status import PodRecord, crash_loop_message, pod_ref, pod_status
 from vaultinject.lab.kubelet.volumes import PodVolumes, VolumeError
 from vaultinject.lab.network.hosts import hosts_file
@@ -315,6 +322,7 @@ class PodWorker(threading.Thread):
             service_env(services, namespace, links),
             allocatable=self.node.allocatable,
         )
+        env = {**image_env(str(spec.get("image", ""))), **env}  # the pod's variables override the image's
         argv = image_command(
             str(spec.get("image", "")),
             expand_args(spec.get("command") or [], env),
