@@ -91,9 +91,9 @@ func main() {
 
 // flatOut sends from every connection as fast as the server answers, for the maximum rate.
 func flatOut(pool *x509.CertPool, url string, payloads [][]byte, conns int, duration time.Duration) {
-	results := make(chan result, 1<<20)
 	deadline := time.Now().Add(duration)
 	start := time.Now()
+	perWorker := make([][]result, conns)
 	var workers sync.WaitGroup
 	for i := 0; i < conns; i++ {
 		workers.Add(1)
@@ -101,14 +101,24 @@ func flatOut(pool *x509.CertPool, url string, payloads [][]byte, conns int, dura
 			defer workers.Done()
 			client := newClient(pool)
 			for n := offset; time.Now().Before(deadline); n += conns {
-				results <- send(client, url, payloads[n%len(payloads)], time.Now())
+				perWorker[offset] = append(perWorker[offset], send(client, url, payloads[n%len(payloads)], time.Now()))
 			}
 		}(i)
 	}
 	workers.Wait()
 	elapsed := time.Since(start)
+	total := 0
+	for _, each := range perWorker {
+		total += len(each)
+	}
+	results := make(chan result, total)
+	for _, each := range perWorker {
+		for _, one := range each {
+			results <- one
+		}
+	}
 	close(results)
-	report(results, len(results), elapsed)
+	report(results, total, elapsed)
 }
 
 func readBodies(names string) [][]byte {
