@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import threading
@@ -14,30 +13,41 @@ import pytest
 
 from tests.agent.lab import AgentRun
 
-HOOK = shutil.which("vaultinject-agent") or str(Path(sys.executable).with_name("vaultinject-agent"))
+ENTRIES = {
+    "vaultinject-agent": [str(Path(sys.executable).with_name("vaultinject-agent"))],
+    "python -m vaultinject.agent": [sys.executable, "-m", "vaultinject.agent"],
+}
+STARTED = ".vaultinject-started"
 
 
-def hook(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([HOOK, "--wait-for-start", *args], stderr=subprocess.PIPE, text=True)
+def hook(*args: str, entry: str = "vaultinject-agent") -> subprocess.Popen[str]:
+    return subprocess.Popen([*ENTRIES[entry], "--wait-for-start", *args], stderr=subprocess.PIPE, text=True)
 
 
-def test_the_hook_returns_as_soon_as_the_started_marker_exists(tmp_path: Path) -> None:
-    waiting = hook("20", "--state-dir", str(tmp_path))
-    time.sleep(0.5)
-    assert waiting.poll() is None  # no marker yet: still holding the app
-    created = time.monotonic()
-    (tmp_path / ".vaultinject-started").touch()
-    assert waiting.wait(timeout=10) == 0
-    assert time.monotonic() - created < 0.5
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_the_hook_returns_as_soon_as_the_started_marker_exists(tmp_path: Path, entry: str) -> None:
+    waiting = hook("20", str(tmp_path / STARTED), entry=entry)
+    try:
+        time.sleep(0.5)
+        assert waiting.poll() is None  # no marker yet: still holding the app
+        created = time.monotonic()
+        (tmp_path / STARTED).touch()
+        assert waiting.wait(timeout=10) == 0
+        assert time.monotonic() - created < 0.5
+    finally:
+        waiting.kill()
+        waiting.communicate()
 
 
 def test_past_its_deadline_the_hook_returns_0_and_leaves_gating_to_the_startup_probe(tmp_path: Path) -> None:
     began = time.monotonic()
-    assert hook("0.3", "--state-dir", str(tmp_path)).wait(timeout=10) == 0
+    assert hook("0.3", str(tmp_path / STARTED)).wait(timeout=10) == 0
     assert time.monotonic() - began >= 0.3
 
 
-@pytest.mark.parametrize("args", [(), ("soon",), ("-1",), ("nan",), ("5000",), ("5", "--mode", "native")])
+@pytest.mark.parametrize(
+    "args", [(), ("5",), ("soon", "/m"), ("-1", "/m"), ("nan", "/m"), ("5000", "/m"), ("5", "/m", "x")]
+)
 def test_bad_hook_arguments_exit_2_naming_the_flag(args: tuple[str, ...]) -> None:
     waiting = hook(*args)
     _, err = waiting.communicate(timeout=10)
@@ -48,8 +58,8 @@ def test_bad_hook_arguments_exit_2_naming_the_flag(args: tuple[str, ...]) -> Non
 
 def test_the_hook_waits_for_the_real_agents_first_render(agent: Callable[..., AgentRun]) -> None:
     run = agent(agent_inject_secret_db="secret/data/app/db")
-    returned: list[float] = []
-    waiting = hook("20", "--state-dir", str(run.state_dir))
+    returned: list[int] = []
+    waiting = hook("20", str(run.state_dir / STARTED))
     threading.Thread(target=lambda: returned.append(waiting.wait(timeout=30)), daemon=True).start()
     run.start("native")
     try:
@@ -57,4 +67,6 @@ def test_the_hook_waits_for_the_real_agents_first_render(agent: Callable[..., Ag
         assert returned == [0]
         assert "data: map[password:correct-horse-battery" in run.file("db")  # the app's file exists
     finally:
+        waiting.kill()
+        waiting.communicate()
         run.stop()

@@ -142,7 +142,7 @@ def test_native_mode_injects_one_agent_as_a_restartable_init_container() -> None
     assert agent["readinessProbe"]["exec"]["command"] == ["test", "-e", "/home/vault/.vaultinject-ready"]
     # The app starts as the first render completes, not at the next startup probe.
     hook = agent["lifecycle"]["postStart"]["exec"]["command"]
-    assert hook == ["vaultinject-agent", "--wait-for-start", "20"]
+    assert hook == ["vaultinject-agent", "--wait-for-start", "20", "/home/vault/.vaultinject-started"]
 
 
 def test_classic_mode_injects_init_and_sidecar_sharing_a_private_state_volume() -> None:

@@ -114,7 +114,7 @@ def test_the_agents_post_start_hook_starts_the_app_the_moment_its_input_exists(t
     app. With only the probe (period 5 s here) the app would start seconds later."""
     marker = "/shared/.vaultinject-started"
     write = f"sleep 1.5; date +%s.%N > /shared/ready; touch {marker}; sleep 1000"
-    hook = ["vaultinject-agent", "--wait-for-start", "20", "--state-dir", "/shared"]
+    hook = ["vaultinject-agent", "--wait-for-start", "20", marker]
     mounts = [
         {"name": "work", "mountPath": "/shared"}
     ]  # not /work: the checkout (and its venv) may live there

@@ -31,9 +31,9 @@ options:
   --state-dir DIR             private state: token, leases, readiness markers [{AGENT_STATE_PATH}]
   -h, --help                  print this help and exit
 
-vaultinject-agent --wait-for-start SECONDS [--state-dir DIR]
-  the native agent's postStart hook: returns as soon as the first render is complete (or after SECONDS,
-  leaving the startup probe to gate the app), so the app starts the moment its secrets exist
+vaultinject-agent --wait-for-start SECONDS FILE
+  the native agent's postStart hook: returns as soon as FILE, the started marker, exists (or after
+  SECONDS, leaving the startup probe to gate the app), so the app starts the moment its secrets exist
 
 The injector's settings arrive as VAULTINJECT_* environment variables."""
 

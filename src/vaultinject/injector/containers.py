@@ -45,7 +45,7 @@ def native_container(context: AgentContext) -> dict[str, Any]:
     container["restartPolicy"] = "Always"
     container["startupProbe"] = _marker_probe(STARTED_FILE, period=1, failures=300)
     container["readinessProbe"] = _marker_probe(READY_FILE, period=5, failures=2)
-    hook = [*AGENT_COMMAND, "--wait-for-start", str(START_HOOK_SECONDS)]
+    hook = [*AGENT_COMMAND, "--wait-for-start", str(START_HOOK_SECONDS), STARTED_FILE]
     container["lifecycle"] = {"postStart": {"exec": {"command": hook}}}
     return _patched(container, context, context.spec.agent_json_patch, "agent-json-patch")
 

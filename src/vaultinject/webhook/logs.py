@@ -15,17 +15,9 @@ class LineFormatter(logging.Formatter):
     def __init__(self, as_json: bool) -> None:
         super().__init__()
         self.as_json = as_json
-        self._second, self._stamp = -1, ""
-
-    def stamp(self, created: float) -> str:
-        """The record's time to the second, formatted once per second (a line per review adds up)."""
-        second = int(created)
-        if second != self._second:
-            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
-        return self._stamp
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp = self.stamp(record.created)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
         fields = dict(getattr(record, "decision", {}))
         message = record.getMessage()
         if record.exc_info:

@@ -68,8 +68,8 @@ class VerdictCache:
         return found[0]
 
     def put(self, key: bytes, verdict: Verdict) -> None:
-        cost = len(key) + len(_encode(verdict.response))
-        if cost > self.max_bytes // 8 or key in self._verdicts:
+        cost = _size(verdict)
+        if cost > self.max_bytes // 8:
             return
         self._verdicts[key] = (verdict, cost)
         self.bytes += cost
@@ -86,19 +86,32 @@ def review(body: bytes, settings: Settings, cache: VerdictCache | None = None) -
     request, api_version = _request_of(document)
     uid, namespace, pod = _pod_request(request)
     dry_run = request.get("dryRun") is True
-    operation = request.get("operation", "CREATE")
-    if cache is None:
-        verdict = _verdict(operation, pod, settings, namespace)
-    else:
-        key = hashlib.blake2b(_encode([operation, namespace, pod]), digest_size=20).digest()
-        cached = cache.get(key)
-        verdict = cached if cached is not None else _verdict(operation, pod, settings, namespace)
-        if cached is None:
-            cache.put(key, verdict)
+    verdict = _verdict_for(request.get("operation", "CREATE"), pod, settings, namespace, cache)
     return Decision(
         _answer(api_version, uid, **verdict.response), verdict.result, uid, namespace, _pod_name(pod),
         verdict.mode, verdict.reason, verdict.rejected, dry_run,
     )  # fmt: skip
+
+
+def _verdict_for(
+    operation: Any, pod: dict[str, Any], settings: Settings, namespace: str, cache: VerdictCache | None
+) -> Verdict:
+    if cache is None:
+        return _verdict(operation, pod, settings, namespace)
+    key = hashlib.blake2b(_encode([operation, namespace, pod]), digest_size=20).digest()
+    verdict = cache.get(key)
+    if verdict is None:
+        verdict = _verdict(operation, pod, settings, namespace)
+        cache.put(key, verdict)
+    return verdict
+
+
+def _size(verdict: Verdict) -> int:
+    """About what a cached verdict holds, in bytes: its patch, message and warnings dominate."""
+    response = verdict.response
+    status = response.get("status") or {}
+    texts = [response.get("patch", ""), status.get("message", ""), *response.get("warnings", ())]
+    return 256 + sum(len(text) for text in texts)
 
 
 def _verdict(operation: Any, pod: dict[str, Any], settings: Settings, namespace: str) -> Verdict:
