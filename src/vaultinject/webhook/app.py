@@ -20,6 +20,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Readiness = Callable[[], tuple[bool, str]]
+DecisionLog = Callable[[str, dict[str, Any]], None]  # a decision's message and its fields
 
 MAX_BODY = 3 * 1024 * 1024  # the API server's own request limit; an AdmissionReview is smaller
 # A decision's work grows with its input (annotations, templates), and one of a body this small takes
@@ -51,8 +52,10 @@ class WebhookApp:
         settings: Settings,
         readiness: Readiness = lambda: (True, "ready"),
         metrics: Metrics | None = None,
+        *,
         deadline: float = 8.0,
         workers: int = 4,
+        decision_log: DecisionLog | None = None,
     ) -> None:
         self.settings = settings
         self.readiness = readiness
@@ -60,6 +63,7 @@ class WebhookApp:
         self.deadline = deadline
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="review")
         self._cache = VerdictCache()  # used on the event loop only
+        self._log_decision = decision_log or _log_decision
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -128,20 +132,16 @@ class WebhookApp:
         return answer
 
     def _account(self, decision: Decision, seconds: float) -> None:
-        metrics = self.metrics
-        metrics.latency.observe(seconds)
-        metrics.reviews.labels(decision.result).inc()
-        if decision.result == "injected":
-            metrics.injections.labels(decision.namespace, decision.mode).inc()
-        for annotation in decision.rejected:
-            metrics.rejections.labels(annotation).inc()
-        log.info(
-            "%s %s/%s", decision.result, decision.namespace, decision.pod,
-            extra={"decision": _log_fields(decision, seconds)},
-        )  # fmt: skip
+        self.metrics.decided(decision.result, decision.namespace, decision.mode, decision.rejected, seconds)
+        message = f"{decision.result} {decision.namespace}/{decision.pod}"
+        self._log_decision(message, _log_fields(decision, seconds))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _log_decision(message: str, fields: dict[str, Any]) -> None:
+    log.info("%s", message, extra={"decision": fields})
 
 
 def _place(error: BaseException) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -51,11 +53,26 @@ class Metrics:
             prefix + "rejections", "Pods rejected, by the annotation at fault", ["annotation"],
             registry=self.registry,
         )  # fmt: skip
+        self._reviews: dict[str, Any] = {}  # a label's child, looked up once
         self.certificate_expiry = Gauge(
             prefix + "certificate_expiry_seconds",
             "Seconds until the serving certificate expires",
             registry=self.registry,
         )
+
+    def decided(
+        self, result: str, namespace: str, mode: str, rejected: tuple[str, ...], seconds: float
+    ) -> None:
+        """Count and time one decision."""
+        self.latency.observe(seconds)
+        reviews = self._reviews.get(result)
+        if reviews is None:
+            reviews = self._reviews[result] = self.reviews.labels(result)
+        reviews.inc()
+        if result == "injected":
+            self.injections.labels(namespace, mode).inc()
+        for annotation in rejected:
+            self.rejections.labels(annotation).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

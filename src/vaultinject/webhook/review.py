@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
@@ -45,8 +44,11 @@ class Verdict(NamedTuple):
     rejected: tuple[str, ...] = ()
 
 
+CacheKey = tuple[str, str, bytes]  # operation, namespace, the pod's bytes as the API server sent them
+
+
 class VerdictCache:
-    """The most recent verdicts, by a digest of everything they depend on; not thread-safe.
+    """The most recent verdicts, by everything they depend on; not thread-safe.
 
     The pods of one ReplicaSet reach admission byte for byte alike (no name or uid is assigned yet), so
     a scale-up or rollout decides once and answers every other replica from here. Settings are fixed
@@ -55,55 +57,127 @@ class VerdictCache:
 
     def __init__(self, entries: int = 512, max_bytes: int = 8 * 1024 * 1024) -> None:
         self.entries, self.max_bytes, self.bytes = entries, max_bytes, 0
-        self._verdicts: OrderedDict[bytes, tuple[Verdict, int]] = OrderedDict()
+        self._verdicts: OrderedDict[CacheKey, tuple[Verdict, str, int]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._verdicts)
 
-    def get(self, key: bytes) -> Verdict | None:
+    def get(self, key: CacheKey) -> tuple[Verdict, str] | None:
+        """The verdict and the pod's name, when this pod was decided recently."""
         found = self._verdicts.get(key)
         if found is None:
             return None
         self._verdicts.move_to_end(key)
-        return found[0]
+        return found[0], found[1]
 
-    def put(self, key: bytes, verdict: Verdict) -> None:
-        cost = _size(verdict)
+    def put(self, key: CacheKey, verdict: Verdict, pod_name: str) -> None:
+        cost = _size(verdict) + len(key[2]) + len(pod_name)
         if cost > self.max_bytes // 8:
             return
-        self._verdicts[key] = (verdict, cost)
+        self._verdicts[key] = (verdict, pod_name, cost)
         self.bytes += cost
         while len(self._verdicts) > self.entries or self.bytes > self.max_bytes:
-            self.bytes -= self._verdicts.popitem(last=False)[1][1]
+            self.bytes -= self._verdicts.popitem(last=False)[1][2]
+
+
+class _Request(msgspec.Struct, rename="camel"):
+    """The fields of an AdmissionRequest the decision reads; the pod is kept as its bytes until needed."""
+
+    uid: Any = None
+    kind: Any = None
+    namespace: Any = None
+    operation: Any = "CREATE"
+    object: msgspec.Raw = msgspec.Raw(b"null")
+    dry_run: Any = None
+
+
+class _Review(msgspec.Struct, rename="camel"):
+    api_version: Any = None
+    kind: Any = None
+    request: _Request | None = None
+
+
+_envelope_decoder = msgspec.json.Decoder(_Review)
 
 
 def review(body: bytes, settings: Settings, cache: VerdictCache | None = None) -> Decision:
     """Decide on an AdmissionReview; raise `BadReview` when `body` is not one."""
-    try:
-        document = _decoder.decode(body)
-    except (msgspec.DecodeError, RecursionError) as error:
-        raise BadReview(f"the body is not JSON: {error}") from None
-    request, api_version = _request_of(document)
-    uid, namespace, pod = _pod_request(request)
-    dry_run = request.get("dryRun") is True
-    verdict = _verdict_for(request.get("operation", "CREATE"), pod, settings, namespace, cache)
+    request, api_version = _envelope(body)
+    uid, operation, pod = _pod_request(request)
+    namespace = request.namespace if isinstance(request.namespace, str) else ""
+    if not namespace:  # rare: the pod's own namespace, then the default one
+        metadata = pod.decoded().get("metadata")
+        pod_namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+        namespace = (pod_namespace if isinstance(pod_namespace, str) else "") or "default"
+    verdict, name = _verdict_for(operation, pod, settings, namespace, cache)
     return Decision(
-        _answer(api_version, uid, **verdict.response), verdict.result, uid, namespace, _pod_name(pod),
-        verdict.mode, verdict.reason, verdict.rejected, dry_run,
+        _answer(api_version, uid, **verdict.response), verdict.result, uid, namespace, name,
+        verdict.mode, verdict.reason, verdict.rejected, request.dry_run is True,
     )  # fmt: skip
 
 
+class _Pod:
+    """The pod as the review sent it: its bytes (the cache's key) and, once needed, its decoded object."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self._decoded: dict[str, Any] | None = None
+
+    def decoded(self) -> dict[str, Any]:
+        if self._decoded is None:
+            try:
+                self._decoded = _decoder.decode(self.raw)
+            except RecursionError:
+                raise BadReview("request.object is nested too deeply to be a Pod") from None
+        return self._decoded
+
+
+def _envelope(body: bytes) -> tuple[_Request, str]:
+    """The review's request and apiVersion, read without decoding the pod."""
+    try:
+        document = _envelope_decoder.decode(body)
+    except msgspec.ValidationError as error:  # JSON of the wrong shape, or not JSON: say which
+        _request_of(_decode(body))
+        raise BadReview(f"the body is not an AdmissionReview: {error}") from None
+    except (msgspec.DecodeError, RecursionError) as error:
+        raise BadReview(f"the body is not JSON: {error}") from None
+    api_version = document.api_version
+    if document.kind != "AdmissionReview" or api_version not in API_VERSIONS:
+        raise BadReview(
+            f"expected kind AdmissionReview with apiVersion {' or '.join(API_VERSIONS)}; "
+            f"got kind {_show(document.kind)}, apiVersion {_show(api_version)}"
+        )
+    if document.request is None:
+        raise BadReview("the AdmissionReview has no request object")
+    return document.request, str(api_version)
+
+
+def _pod_request(request: _Request) -> tuple[str, Any, _Pod]:
+    uid, kind = request.uid, request.kind
+    if not isinstance(uid, str) or not uid:
+        raise BadReview("request.uid must be a non-empty string")
+    if not isinstance(kind, dict) or (kind.get("group"), kind.get("kind")) != ("", "Pod"):
+        raise BadReview(f"request.kind must be the core Pod kind; got {_show(kind)}")
+    raw = bytes(request.object)
+    if not raw.startswith(b"{"):
+        raise BadReview("request.object must be the Pod")
+    if request.namespace is not None and not isinstance(request.namespace, str):
+        raise BadReview("request.namespace must be a string")
+    return uid, request.operation, _Pod(raw)
+
+
 def _verdict_for(
-    operation: Any, pod: dict[str, Any], settings: Settings, namespace: str, cache: VerdictCache | None
-) -> Verdict:
-    if cache is None:
-        return _verdict(operation, pod, settings, namespace)
-    key = hashlib.blake2b(_encode([operation, namespace, pod]), digest_size=20).digest()
-    verdict = cache.get(key)
-    if verdict is None:
-        verdict = _verdict(operation, pod, settings, namespace)
-        cache.put(key, verdict)
-    return verdict
+    operation: Any, pod: _Pod, settings: Settings, namespace: str, cache: VerdictCache | None
+) -> tuple[Verdict, str]:
+    """The verdict and the pod's name for the log; alike pods (byte for byte) share one cache entry."""
+    if cache is None or not isinstance(operation, str):
+        return _verdict(operation, pod.decoded(), settings, namespace), _pod_name(pod.decoded())
+    key = (operation, namespace, pod.raw)
+    found = cache.get(key)
+    if found is None:
+        found = _verdict(operation, pod.decoded(), settings, namespace), _pod_name(pod.decoded())
+        cache.put(key, *found)
+    return found
 
 
 def _size(verdict: Verdict) -> int:
@@ -136,14 +210,21 @@ def _verdict(operation: Any, pod: dict[str, Any], settings: Settings, namespace:
 def denial(body: bytes, message: str) -> bytes | None:
     """A refusal answering the review in `body` (when its uid can be read), for a decision that failed."""
     try:
-        request, api_version = _request_of(_decoder.decode(body))
-    except (BadReview, msgspec.DecodeError, RecursionError):
+        request, api_version = _request_of(_decode(body))
+    except BadReview:
         return None
     uid = request.get("uid")
     if not isinstance(uid, str):
         return None
     status = {"code": 500, "reason": "InternalError", "message": message}
     return _answer(api_version, uid, allowed=False, status=status)
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return _decoder.decode(body)
+    except (msgspec.DecodeError, RecursionError) as error:
+        raise BadReview(f"the body is not JSON: {error}") from None
 
 
 def _request_of(document: Any) -> tuple[dict[str, Any], str]:
@@ -159,24 +240,6 @@ def _request_of(document: Any) -> tuple[dict[str, Any], str]:
     if not isinstance(request, dict):
         raise BadReview("the AdmissionReview has no request object")
     return request, str(api_version)
-
-
-def _pod_request(request: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    uid = request.get("uid")
-    if not isinstance(uid, str) or not uid:
-        raise BadReview("request.uid must be a non-empty string")
-    kind = request.get("kind")
-    if not isinstance(kind, dict) or (kind.get("group"), kind.get("kind")) != ("", "Pod"):
-        raise BadReview(f"request.kind must be the core Pod kind; got {_show(kind)}")
-    pod = request.get("object")
-    if not isinstance(pod, dict):
-        raise BadReview("request.object must be the Pod")
-    namespace = request.get("namespace")
-    if namespace is not None and not isinstance(namespace, str):
-        raise BadReview("request.namespace must be a string")
-    metadata = pod.get("metadata")
-    pod_namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
-    return uid, namespace or (pod_namespace if isinstance(pod_namespace, str) else "") or "default", pod
 
 
 def _pod_name(pod: dict[str, Any]) -> str:

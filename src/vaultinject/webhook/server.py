@@ -15,6 +15,7 @@ import uvicorn
 
 from vaultinject.kube import Kube, KubeError, LeaderElector, load_config
 from vaultinject.spec import Mode, Settings
+from vaultinject.webhook import logs
 from vaultinject.webhook.app import WebhookApp
 from vaultinject.webhook.autotls import AutoTLS, Lifetimes, Where
 from vaultinject.webhook.metrics import Metrics
@@ -126,9 +127,12 @@ async def _serve(
     certificate: ServingCertificate,
     metrics: Metrics,
 ) -> None:
-    app = WebhookApp(settings, certificate.trusted, metrics, deadline=options.deadline)
+    app = WebhookApp(
+        settings, certificate.trusted, metrics, deadline=options.deadline, decision_log=logs.decision_lines()
+    )
+    # The API server calls the webhook directly: no proxy headers to trust.
     config = uvicorn.Config(
-        app, host=options.host, port=options.port, http="httptools", lifespan="off",
+        app, host=options.host, port=options.port, http="httptools", lifespan="off", proxy_headers=False,
         log_config=None, access_log=False, server_header=False, timeout_graceful_shutdown=5,
     )  # fmt: skip
     config.load()
