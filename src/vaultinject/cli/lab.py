@@ -17,6 +17,7 @@ CLUSTER_COMMANDS: dict[str, str] = {
     "up": "start a lab cluster: the API server, its controllers and N nodes",
     "down": "stop the lab cluster running in a data directory",
     "node": "stop (a node failure) or start one node of a running lab",
+    "vault-manifests": "print the Vault objects `up --vault` applies",
 }
 
 

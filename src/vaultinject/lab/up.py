@@ -23,10 +23,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import yaml
+
+from vaultinject.lab import vault_workload as workload
 from vaultinject.lab.kube.cli import READY_PREFIX
 from vaultinject.lab.kube.server import node_token_file
 from vaultinject.lab.kubelet import main as kubelet
 from vaultinject.lab.kubelet.api import ApiClient, ApiError
+from vaultinject.lab.vault_bringup import VaultAccess, VaultUpError, bring_up
 
 STATE_FILE = "lab.json"
 DEFAULT_DATA_DIR = Path.home() / ".local" / "state" / "vaultinject" / "lab"
@@ -206,6 +210,13 @@ class Lab:
     def say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
 
+    def pod_log(self, namespace: str, pod: str, size: int = 1500) -> str:
+        """The tail of a pod's container logs, for a message about a pod that did not come up."""
+        tails = []
+        for path in sorted((self.kube_dir / "pod-logs").glob(f"{namespace}_{pod}_*/**/*.log")):
+            tails.append(f"--- {path}\n{path.read_text(errors='replace')[-size:]}")
+        return "\n".join(tails) or f"--- {namespace}/{pod}: no container log"
+
     def log_tail(self, name: str, size: int = 2000) -> str:
         path = self.log_dir / f"{name}.log"
         text = path.read_text(errors="replace") if path.exists() else "(no log)"
@@ -240,8 +251,12 @@ def up(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the lab as Ctrl-C does
     with _exclusive(lab.data_dir):
         state = _start(lab, args)
+        vault = _start_vault(lab, state, args) if args.vault else None
     lab.say(f"lab up: {args.nodes} node(s) Ready; API server {state.url}")
     lab.say(f"  export KUBECONFIG={state.kubeconfig}")
+    if vault is not None:
+        lab.say(f"  export VAULT_ADDR={vault.addr} VAULT_CACERT={vault.ca_file}")
+        lab.say(f"  the root token is in {vault.root_token_file} (mode 0600); use it only to bootstrap")
     if args.detach:
         lab.say(f"  stop it with: vaultinject lab down --data-dir {lab.data_dir}")
         return 0
@@ -277,6 +292,35 @@ def _start(lab: Lab, args: argparse.Namespace) -> LabState:
         lab.stop_all(state)
         raise
     return state
+
+
+def _start_vault(lab: Lab, state: LabState, args: argparse.Namespace) -> VaultAccess:
+    lab.say(f"lab up: starting Vault ({args.vault_replicas} replicas) in namespace {workload.NAMESPACE}")
+    try:
+        return bring_up(
+            lab.api(state), lab.data_dir, lab.say, replicas=args.vault_replicas,
+            auto_unseal=args.vault_auto_unseal, timeout=args.timeout,
+        )  # fmt: skip
+    except (VaultUpError, ApiError, OSError) as error:
+        logs = "\n".join(
+            lab.pod_log(workload.NAMESPACE, f"{workload.NAME}-{n}") for n in range(args.vault_replicas)
+        )
+        lab.stop_all(state)
+        raise LabError(f"{error}\n{logs}") from None
+    except BaseException:
+        lab.stop_all(state)
+        raise
+
+
+def vault_manifests(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+    """Print the objects `lab up --vault` applies (its TLS Secret is made per lab, from the lab's CA)."""
+    out.write(
+        f"# The lab's Vault, as `vaultinject lab up --vault` applies it. The Secret {workload.TLS_SECRET}\n"
+    )
+    out.write("# (tls.crt, tls.key, ca.crt) is issued per lab from a CA kept in DATA_DIR/vault/.\n")
+    documents = workload.manifests(args.replicas, not args.no_auto_unseal)
+    out.write(yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True))
+    return 0
 
 
 def down(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
@@ -335,7 +379,16 @@ def parser() -> argparse.ArgumentParser:
     start.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
     for flag, kind, help_ in (*KUBE_FLAGS, *KUBELET_FLAGS):
         start.add_argument(flag, type=kind, help=help_)
+    start.add_argument("--vault", action="store_true", help="also run Vault in the lab (namespace vault)")
+    start.add_argument("--vault-replicas", type=_positive, default=2, help="Vault replicas (default 2)")
+    start.add_argument(
+        "--no-vault-auto-unseal", dest="vault_auto_unseal", action="store_false",
+        help="Shamir-seal Vault: a restarted replica comes back sealed (key in DATA_DIR/vault/)",
+    )  # fmt: skip
     _data_dir(commands.add_parser("down", help="stop the lab running in DATA_DIR"))
+    manifests = commands.add_parser("vault-manifests", help="print the Vault objects `up --vault` applies")
+    manifests.add_argument("--replicas", type=_positive, default=2, help="Vault replicas (default 2)")
+    manifests.add_argument("--no-auto-unseal", action="store_true", help="as with up --no-vault-auto-unseal")
     machine = commands.add_parser("node", help="stop (SIGKILL, a node failure) or start one lab node")
     machine.add_argument("action", choices=("stop", "start"))
     machine.add_argument("name", help="the node's name, e.g. node-2")
@@ -347,7 +400,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """`vaultinject lab up|down|node ...`; exit 1 on a lab that cannot be started or changed."""
     args = parser().parse_args(argv)
-    run: Callable[[argparse.Namespace], int] = {"up": up, "down": down, "node": node}[args.command]
+    commands = {"up": up, "down": down, "node": node, "vault-manifests": vault_manifests}
+    run: Callable[[argparse.Namespace], int] = commands[args.command]
     try:
         return run(args)
     except LabError as error:

@@ -171,12 +171,13 @@ def _container_errors(container: Any, path: str, init: bool, volumes: set[str]) 
     return errors
 
 
-def pod_spec_errors(spec: Any, path: str) -> Errors:
-    """Validate a PodSpec found at `path` (`spec` or `spec.template.spec`)."""
+def pod_spec_errors(spec: Any, path: str, claims: frozenset[str] = frozenset()) -> Errors:
+    """Validate a PodSpec found at `path` (`spec` or `spec.template.spec`); containers may also mount
+    `claims` (a StatefulSet's volumeClaimTemplates)."""
     if not isinstance(spec, dict):
         return [required(path)]
     errors: Errors = []
-    volumes: set[str] = set()
+    volumes: set[str] = set(claims)
     for index, volume in enumerate(spec.get("volumes") or []):
         name = (volume or {}).get("name") or ""
         if not name:
@@ -271,7 +272,7 @@ def _workload(
         spec = obj.get("spec") or {}
         errors: Errors = _selector_matches_template(obj) if selector_required else []
         template_spec = (spec.get("template") or {}).get("spec")
-        errors += pod_spec_errors(template_spec, "spec.template.spec")
+        errors += pod_spec_errors(template_spec, "spec.template.spec", _claim_names(spec))
         restart = (template_spec or {}).get("restartPolicy")
         if restart not in restart_policies and not any(
             e.field == "spec.template.spec.restartPolicy" for e in errors
@@ -291,6 +292,14 @@ def _workload(
         return errors
 
     return validate
+
+
+def _claim_names(spec: JSON) -> frozenset[str]:
+    templates = spec.get("volumeClaimTemplates")
+    if not isinstance(templates, list):
+        return frozenset()
+    names = ((t.get("metadata") or {}).get("name") for t in templates if isinstance(t, dict))
+    return frozenset(name for name in names if isinstance(name, str) and name)
 
 
 def _job(obj: JSON, old: JSON | None) -> Errors:
