@@ -133,3 +133,36 @@ def test_crashing_container_backs_off_with_doubling_delays(tmp_path: Path) -> No
         assert cluster.ok("logs", "crasher", "--previous") == "attempt\n"
         events = cluster.ok("get", "events", "--field-selector", "involvedObject.name=crasher")
         assert "Back-off restarting failed container app in pod crasher_default" in events
+
+
+UNSTARTABLE = """
+apiVersion: v1
+kind: Pod
+metadata: {name: unstartable}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: ["/no/such/program"]
+"""
+
+
+def test_a_container_that_cannot_start_is_retried_with_back_off_and_the_pod_keeps_running(
+    tmp_path: Path,
+) -> None:
+    """A StartError is a failed run: with restartPolicy Always the pod is not Failed (its ReplicaSet
+    would replace it, again and again), the container backs off and is tried again."""
+    with lab_cluster(tmp_path) as cluster:
+        cluster.apply(UNSTARTABLE)
+
+        def retried() -> bool:
+            statuses = (cluster.pod("default", "unstartable").get("status") or {}).get("containerStatuses")
+            return bool(statuses) and statuses[0].get("restartCount", 0) >= 2
+
+        wait_for(retried, timeout=30, interval=0.1)
+        pod = cluster.pod("default", "unstartable")
+        status = pod["status"]["containerStatuses"][0]
+        assert pod["status"]["phase"] == "Running"
+        assert status["lastState"]["terminated"]["reason"] == "StartError"
+        assert "/no/such/program" in status["lastState"]["terminated"]["message"]
+        assert cluster.status_column("unstartable") in {"CrashLoopBackOff", "StartError"}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,6 +225,29 @@ def test_vaultinject_image_runs_the_installed_package(runtime: Runtime, tmp_path
     code, out = run(runtime, config(tmp_path, argv))
     assert code == 0, out
     assert "usage" in out.lower()
+
+
+def test_software_under_a_private_host_directory_runs_as_any_user(tmp_path: Path) -> None:
+    # Outside /tmp, which a container sees as a fresh tmpfs.
+    private = Path(tempfile.mkdtemp(prefix="vaultinject-test-", dir="/var/tmp"))
+    tool = private / "opt" / "tool"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\necho ran as $(id -u)\n")
+    tool.chmod(0o755)
+    private.chmod(0o700)  # as /root/.pyenv's /root is on some hosts
+    before = mountinfo()
+    runtime = Runtime(tmp_path / "state", software=(str(tool.parent),))
+    try:
+        code, out = run(runtime, config(tmp_path, [str(tool)], run_as_user=65532, run_as_group=65532))
+        assert (code, out) == (0, "ran as 65532\n")
+        assert private.stat().st_mode & 0o777 == 0o700  # the host keeps its mode
+        closed = Runtime(tmp_path / "state", software=())
+        with pytest.raises(StartError, match="opt/tool"):  # the host's 0700 directory stops the user
+            closed.start(config(tmp_path, [str(tool)], name="closed", run_as_user=65532))
+    finally:
+        runtime.remove_pod("pod-1")
+        shutil.rmtree(private)
+    assert mountinfo() == before
 
 
 def test_image_command() -> None:

@@ -94,6 +94,7 @@ class Slot:
                 128, rfc3339(now), rfc3339(now), "", "StartError", error.message
             )
             self.finished_at = now
+            self.last_exit = 128  # a failed run: restarted (with back-off) as the restart policy says
             raise
         finally:
             log.close_child_ends()

@@ -97,6 +97,20 @@ def _bind(source: str, target: str, read_only: bool) -> None:
         mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
 
 
+def _make_traversable(root: str, path: str) -> None:
+    """Let every user pass through each directory down to `path` in the overlay, as in an image whose
+    software any user may run. Only those directories' metadata is copied up; the host keeps its modes."""
+    current = root
+    for part in [p for p in path.split("/") if p]:
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode) and not st.st_mode & 0o001:
+            os.chmod(current, stat.S_IMODE(st.st_mode) | 0o001)
+
+
 def build_root(spec: dict[str, Any]) -> str:
     """Mount the container's root filesystem inside this (new) mount namespace and return its path."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare")
@@ -107,6 +121,8 @@ def build_root(spec: dict[str, Any]) -> str:
         os.mkdir(os.path.join(base, sub))
     root = os.path.join(base, "root")
     mount("overlay", root, "overlay", 0, f"lowerdir=/,upperdir={base}/upper,workdir={base}/work")
+    for path in spec.get("software") or []:
+        _make_traversable(root, path)
     mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     mount("/dev", os.path.join(root, "dev"), None, MS_BIND | MS_REC)
     mount("shm", os.path.join(root, "dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k")

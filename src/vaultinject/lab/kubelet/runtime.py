@@ -201,9 +201,12 @@ def _output(config: ContainerConfig) -> Iterator[tuple[int, int]]:
 class Runtime:
     """Starts containers under `state_dir/<pod uid>/containers/` and removes a pod's state."""
 
-    def __init__(self, state_dir: Path, cgroup_prefix: str = "vaultinject-") -> None:
+    def __init__(
+        self, state_dir: Path, cgroup_prefix: str = "vaultinject-", software: tuple[str, ...] | None = None
+    ) -> None:
         self.state_dir = state_dir
         self.cgroup_prefix = cgroup_prefix  # container memory cgroups are `<prefix><id>`
+        self.software = installed_software() if software is None else software
         self._containers: dict[str, list[Container]] = {}
         self._lock = threading.Lock()
 
@@ -224,6 +227,7 @@ class Runtime:
                 {"source": str(m.source), "target": m.target, "read_only": m.read_only} for m in config.mounts
             ],
             "hosts_file": str(config.hosts_file) if config.hosts_file else None,
+            "software": list(self.software),
             "run_as_user": config.run_as_user,
             "run_as_group": config.run_as_group,
             "supplemental_groups": config.supplemental_groups,
@@ -297,6 +301,17 @@ class Runtime:
         if _mounts_under(pod_dir):
             raise RuntimeError(f"mounts remain under {pod_dir}")  # never delete through a mount
         shutil.rmtree(pod_dir, ignore_errors=True)
+
+
+def installed_software() -> tuple[str, ...]:
+    """Where the images' software lives on the host: this interpreter, its venv and the package.
+
+    An image's files are readable by every user; on the host they may lie under a private directory
+    (`/root/.pyenv`), so the container's root makes the way to them traversable (see `enter.py`).
+    """
+    places = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))]
+    places.append(str(Path(__file__).resolve().parents[3]))  # the directory holding the package
+    return tuple(sorted({os.path.realpath(place) for place in places}))
 
 
 def image_repository(image: str) -> str:
