@@ -475,3 +475,16 @@ def test_an_unreachable_api_server_is_a_clear_failure(
     assert code == 1
     assert "error: cannot list the pods of Vault's namespace: the Kubernetes API server did not answer" in err
     assert "Traceback" not in err
+
+
+def test_a_ca_file_without_a_certificate_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate")
+    monkeypatch.setenv("VAULT_TOKEN", "t")
+    monkeypatch.setenv("VAULT_CACERT", str(bogus))
+    code, _, err = setup(capsys, "--dry-run")
+    assert code == 2
+    assert f"cannot load the Vault CA file {bogus}" in err
+    assert "Traceback" not in err

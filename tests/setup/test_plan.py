@@ -211,15 +211,27 @@ def test_a_mount_of_another_type_is_refused() -> None:
     assert "auth/kubernetes/ is a 'jwt' auth method" in plan.refusals[0].cause
 
 
-@pytest.mark.parametrize(("allowed", "word"), [(False, "is not allowed"), (None, "was not checked")])
-def test_missing_auth_delegator_is_refused_with_the_kubectl_fix(allowed: bool | None, word: str) -> None:
-    plan = make_plan(IN, evidence(vault_can_review=allowed))
-    (refusal,) = plan.refusals
-    assert f"service account vault/vault {word} to create tokenreviews.authentication.k8s.io" in refusal.cause
-    assert refusal.fix.startswith(
-        "kubectl create clusterrolebinding vaultinject-auth-delegator-vault-vault "
-        "--clusterrole=system:auth-delegator --serviceaccount=vault:vault"
+FIX = (
+    "kubectl create clusterrolebinding vaultinject-auth-delegator-vault-vault "
+    "--clusterrole=system:auth-delegator --serviceaccount=vault:vault"
+)
+
+
+def test_missing_auth_delegator_is_refused_with_the_kubectl_fix() -> None:
+    (refusal,) = make_plan(IN, evidence(vault_can_review=False)).refusals
+    assert refusal.cause.startswith(
+        "service account vault/vault is not allowed to create tokenreviews.authentication.k8s.io"
     )
+    assert refusal.fix.startswith(FIX)
+
+
+def test_an_unchecked_auth_delegator_is_refused_too() -> None:
+    (refusal,) = make_plan(IN, evidence(vault_can_review=None)).refusals
+    assert refusal.cause.startswith(
+        "cannot check whether service account vault/vault may create tokenreviews"
+    )
+    assert "may not create subjectaccessreviews" in refusal.cause
+    assert FIX in refusal.fix
 
 
 def test_grant_flag_binds_auth_delegator() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +31,15 @@ class VaultSettings:
     namespace: str | None
 
     def client(self) -> VaultClient:
+        """A client with this token; raises ConnectionOptionError for a CA file that holds no CA."""
         tls = TLSConfig(ca_file=self.ca_file) if self.ca_file else None
-        client = VaultClient(self.address, tls=tls, namespace=self.namespace, timeout=30.0)
+        try:
+            client = VaultClient(self.address, tls=tls, namespace=self.namespace, timeout=30.0)
+        except (ssl.SSLError, OSError) as error:
+            reason = getattr(error, "reason", None) or error
+            raise ConnectionOptionError(
+                f"cannot load the Vault CA file {self.ca_file} (--vault-cacert / VAULT_CACERT): {reason}"
+            ) from None
         client.token = self.token
         return client
 

@@ -27,6 +27,7 @@ from vaultinject.setup.plan import (
     plan_json,
     read_only_policy,
 )
+from vaultinject.vault.client import VaultClient
 
 DESCRIPTION = """\
 Configure Vault for injection the robust way, idempotently. It prints the plan first, then applies it
@@ -286,6 +287,7 @@ def main(argv: list[str]) -> int:
     try:
         options = options_from(arguments)
         settings = vault_settings(arguments)
+        client = settings.client()
     except (UsageError, ConnectionOptionError) as error:
         print(f"vaultinject vault-setup: error: {error}", file=sys.stderr)
         return 2
@@ -294,12 +296,15 @@ def main(argv: list[str]) -> int:
     try:
         config = load_config(arguments.kubeconfig, arguments.context)
     except KubeConfigError as error:
+        client.close()
         print(f"vaultinject vault-setup: error: {error}", file=sys.stderr)
         return 1
-    return asyncio.run(_run(arguments, options, settings, config))
+    return asyncio.run(_run(arguments, options, settings, client, config))
 
 
-async def _run(arguments: argparse.Namespace, options: Options, settings: VaultSettings, config: Any) -> int:
+async def _run(
+    arguments: argparse.Namespace, options: Options, settings: VaultSettings, client: VaultClient, config: Any
+) -> int:
     from vaultinject import kube as k8s
     from vaultinject.setup import shell
 
@@ -314,7 +319,6 @@ async def _run(arguments: argparse.Namespace, options: Options, settings: VaultS
     def progress(line: str) -> None:
         say(line + "\n", sys.stderr if json_output else out)
 
-    client = settings.client()
     vault = shell.VaultSide(client)
     document: dict[str, Any] = {"vault": {"address": settings.address}, "mount": options.mount}
     try:

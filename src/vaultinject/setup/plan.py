@@ -380,13 +380,26 @@ def _auth_delegator(
             )
         )
         return
-    checked = "was not checked" if can_review is None else "is not allowed"
+    command = (
+        f"kubectl create clusterrolebinding {binding} --clusterrole={AUTH_DELEGATOR} "
+        f"--serviceaccount={namespace}:{name}"
+    )
+    may = f"create tokenreviews.authentication.k8s.io (the {AUTH_DELEGATOR} ClusterRole)"
+    if can_review is None:
+        refusals.append(
+            Refusal(
+                f"cannot check whether service account {account} may {may}: this Kubernetes identity may "
+                "not create subjectaccessreviews.authorization.k8s.io",
+                f"let it create subjectaccessreviews, or make sure of the binding: {command}   (or run "
+                "again with --grant-auth-delegator)",
+            )
+        )
+        return
     refusals.append(
         Refusal(
-            f"service account {account} {checked} to create tokenreviews.authentication.k8s.io "
-            f"(the {AUTH_DELEGATOR} ClusterRole): every Vault login would fail with 403 permission denied",
-            f"kubectl create clusterrolebinding {binding} --clusterrole={AUTH_DELEGATOR} "
-            f"--serviceaccount={namespace}:{name}   (or run again with --grant-auth-delegator)",
+            f"service account {account} is not allowed to {may}: every Vault login would fail with 403 "
+            "permission denied",
+            f"{command}   (or run again with --grant-auth-delegator)",
         )
     )
 
