@@ -90,3 +90,12 @@ def test_the_command_line_reaches_the_lab_only_by_name() -> None:
     """`cli/lab.py` names the lab's entry points as strings, imported on use."""
     assert not any(n.startswith("vaultinject.lab") for n in _imports(PACKAGE / "cli" / "lab.py"))
     assert "vaultinject.lab." in (PACKAGE / "cli" / "lab.py").read_text()
+
+
+@pytest.mark.parametrize("path", [PACKAGE / "setup" / "plan.py"], ids=_module_name)
+def test_the_vault_setup_planner_is_pure(path: Path) -> None:
+    """Evidence in, steps out: the standard library only, and no I/O module."""
+    imports = _imports(path)
+    assert not _third_party(imports)
+    assert _ours(imports) == set()
+    assert not {"os", "socket", "subprocess", "pathlib", "asyncio"} & {name.split(".")[0] for name in imports}

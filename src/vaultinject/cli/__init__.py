@@ -16,15 +16,19 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "webhook": ("vaultinject.cli.webhook", "serve the mutating admission webhook over HTTPS"),
     "install": ("vaultinject.cli.install", "print the manifests that install the webhook"),
     "agent": ("vaultinject.agent.__main__", "run the in-pod agent (init, sidecar or native mode)"),
+    "vault-setup": (
+        "vaultinject.cli.vault_setup",
+        "configure Vault's Kubernetes auth for injection, robustly",
+    ),
     "lab": ("vaultinject.cli.lab", "run the local emulated Kubernetes API server and Vault server"),
 }
 
 
 def _usage() -> str:
     lines = [f"vaultinject {__version__}", "", "usage: vaultinject <command> [options]", "", "commands:"]
-    lines += [f"  {name:<9} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    lines += [f"  {name:<11} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     lines += [
-        "  version   print the version",
+        "  version     print the version",
         "",
         "Run `vaultinject <command> --help` for a command's options.",
     ]
