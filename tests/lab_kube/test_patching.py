@@ -67,7 +67,9 @@ def test_json_patch_failures(operation: dict[str, Any]) -> None:
 def test_json_patch_replace_sets_a_missing_object_member() -> None:
     # evanphx/json-patch v4, which the API server uses, and Vault's pod labels (`replace` of a new label).
     document = {"metadata": {"labels": {"app": "vault"}}}
-    result = json_patch(document, [{"op": "replace", "path": "/metadata/labels/vault-active", "value": "true"}])
+    result = json_patch(
+        document, [{"op": "replace", "path": "/metadata/labels/vault-active", "value": "true"}]
+    )
     assert result == {"metadata": {"labels": {"app": "vault", "vault-active": "true"}}}
 
 

@@ -77,12 +77,15 @@ def _add_ha_arguments(parser: argparse.ArgumentParser) -> None:
     ha = parser.add_argument_group(
         "high availability",
         "Several servers started with --ha on one --data-dir form a cluster: one is active (it holds the "
-        "lock DIR/ha.lock), the others stand by, answer sys/health, sys/seal-status, sys/leader, sys/init, "
-        "sys/unseal and sys/seal themselves and forward every other request to the active node (a 307 to "
-        "it with X-Vault-No-Request-Forwarding or when forwarding fails). When the active node's process "
-        "dies, a standby takes over at once.",
+        "lock DIR/ha.lock), the others stand by: they answer sys/health, sys/seal-status, sys/leader, "
+        "sys/init and sys/unseal themselves, refuse sys/seal, and forward every other request to the active "
+        "node (a 307 to it with X-Vault-No-Request-Forwarding or when forwarding fails). When the active "
+        "node's process dies, a standby takes over at once; after sys/step-down a node waits 10 s before "
+        "it competes for the lock again.",
     )
-    ha.add_argument("--ha", action="store_true", help="join the HA cluster on --data-dir (required with it)")
+    ha.add_argument(
+        "--ha", action="store_true", help="join the HA cluster whose storage is --data-dir (needs --data-dir)"
+    )
     ha.add_argument(
         "--api-addr",
         default=os.environ.get("VAULT_API_ADDR", ""),
@@ -119,8 +122,12 @@ def _add_registration_arguments(parser: argparse.ArgumentParser) -> None:
     registration.add_argument(
         "--service-registration", choices=["kubernetes"], help="turn service registration on"
     )
-    registration.add_argument("--k8s-pod-name", help="the pod to label (default $VAULT_K8S_POD_NAME)")
-    registration.add_argument("--k8s-namespace", help="the pod's namespace (default $VAULT_K8S_NAMESPACE)")
+    registration.add_argument(
+        "--k8s-pod-name", metavar="NAME", help="the pod to label (default $VAULT_K8S_POD_NAME)"
+    )
+    registration.add_argument(
+        "--k8s-namespace", metavar="NAME", help="the pod's namespace (default $VAULT_K8S_NAMESPACE)"
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
