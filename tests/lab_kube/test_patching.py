@@ -52,7 +52,8 @@ def test_json_patch_operations() -> None:
     [
         {"op": "test", "path": "/a", "value": 2},
         {"op": "test", "path": "/t", "value": 1},  # true is not 1
-        {"op": "replace", "path": "/missing", "value": 1},
+        {"op": "replace", "path": "/list/1", "value": 1},
+        {"op": "replace", "path": "/no/parent", "value": 1},
         {"op": "remove", "path": "/missing"},
         {"op": "add", "path": "/no/parent", "value": 1},
         {"op": "add", "path": "/list/5", "value": 1},
@@ -61,6 +62,15 @@ def test_json_patch_operations() -> None:
 def test_json_patch_failures(operation: dict[str, Any]) -> None:
     with pytest.raises(PatchError):
         json_patch({"a": 1, "t": True, "list": [0]}, [operation])
+
+
+def test_json_patch_replace_sets_a_missing_object_member() -> None:
+    # evanphx/json-patch v4, which the API server uses, and Vault's pod labels (`replace` of a new label).
+    document = {"metadata": {"labels": {"app": "vault"}}}
+    result = json_patch(
+        document, [{"op": "replace", "path": "/metadata/labels/vault-active", "value": "true"}]
+    )
+    assert result == {"metadata": {"labels": {"app": "vault", "vault-active": "true"}}}
 
 
 def test_json_patch_must_be_a_list_of_operations() -> None:
@@ -205,6 +215,20 @@ def test_client_list_patch_is_a_json_patch_and_a_failed_test_is_422(core: Any, n
     assert (
         status_of(caught.value)["message"] == "the server rejected our request due to an error in our request"
     )
+
+
+def test_pod_label_replace_of_a_new_key_is_accepted(core: Any, namespace: str) -> None:
+    """What Vault's Kubernetes service registration sends for a pod that already has labels."""
+    core.create_namespaced_pod(namespace, pod_body("vault-0", labels={"app": "vault"}))
+    patched = core.patch_namespaced_pod(
+        "vault-0",
+        namespace,
+        [
+            {"op": "replace", "path": "/metadata/labels/vault-active", "value": "false"},
+            {"op": "replace", "path": "/metadata/labels/app", "value": "vault"},
+        ],
+    )
+    assert patched.metadata.labels == {"app": "vault", "vault-active": "false"}
 
 
 def test_merge_patch_content_type(apps: Any, namespace: str) -> None:

@@ -110,6 +110,20 @@ def _remove(document: Any, path: Any, op: str = "remove") -> tuple[Any, Any]:
     raise PatchError(f"{op} operation does not apply: doc is missing key: {path}")
 
 
+def _replace(document: Any, path: Any, value: Any) -> Any:
+    """`replace` as the API server applies it (evanphx/json-patch v4): an object member that does not exist
+    yet is set rather than refused (Vault's pod labelling relies on it); array indices must exist."""
+    parts = _pointer(path)
+    if not parts:
+        return value
+    parent = _parent(document, parts, "replace", path)
+    if isinstance(parent, dict):
+        parent[parts[-1]] = value
+        return document
+    document, _ = _remove(document, path, "replace")
+    return _add(document, path, value, "replace")
+
+
 def _apply_operation(document: Any, operation: JSON) -> Any:
     op, path = operation["op"], operation.get("path")
     if op in {"add", "replace", "test"} and "value" not in operation:
@@ -120,8 +134,7 @@ def _apply_operation(document: Any, operation: JSON) -> Any:
     if op == "remove":
         return _remove(document, path)[0]
     if op == "replace":
-        document, _ = _remove(document, path, "replace") if _pointer(path) else (document, None)
-        return _add(document, path, value, "replace")
+        return _replace(document, path, value)
     if op in {"move", "copy"}:
         source = operation.get("from")
         moved = copy.deepcopy(_get_at(document, source, op))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -10,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from vaultinject.lab.vault.config import DEFAULT_SA_CA_FILE, DEFAULT_SA_TOKEN_FILE, ServerConfig
+from vaultinject.lab.vault.registration import registration_from_environment
 from vaultinject.lab.vault.server import VaultServer, stderr_log
 
 
@@ -66,11 +68,77 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --root-token, do not mount secret/ (KV v2) on first start",
     )
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    _add_ha_arguments(parser)
+    _add_registration_arguments(parser)
     return parser
 
 
+def _add_ha_arguments(parser: argparse.ArgumentParser) -> None:
+    ha = parser.add_argument_group(
+        "high availability",
+        "Several servers started with --ha on one --data-dir form a cluster: one is active (it holds the "
+        "lock DIR/ha.lock), the others stand by: they answer sys/health, sys/seal-status, sys/leader, "
+        "sys/init and sys/unseal themselves, refuse sys/seal, and forward every other request to the active "
+        "node (a 307 to it with X-Vault-No-Request-Forwarding or when forwarding fails). When the active "
+        "node's process dies, a standby takes over at once; after sys/step-down a node waits 10 s before "
+        "it competes for the lock again.",
+    )
+    ha.add_argument(
+        "--ha", action="store_true", help="join the HA cluster whose storage is --data-dir (needs --data-dir)"
+    )
+    ha.add_argument(
+        "--api-addr",
+        default=os.environ.get("VAULT_API_ADDR", ""),
+        metavar="URL",
+        help="the address other nodes and redirected clients reach this node at "
+        "(default $VAULT_API_ADDR, else this server's own URL)",
+    )
+    ha.add_argument(
+        "--cluster-addr",
+        default=os.environ.get("VAULT_CLUSTER_ADDR", ""),
+        metavar="URL",
+        help="reported as leader_cluster_address (default $VAULT_CLUSTER_ADDR, else the API host on the "
+        "next port)",
+    )
+    ha.add_argument(
+        "--ca-cert",
+        type=Path,
+        default=Path(os.environ["VAULT_CACERT"]) if os.environ.get("VAULT_CACERT") else None,
+        metavar="FILE",
+        help="PEM CA that a standby trusts when it forwards to the active node (default $VAULT_CACERT, "
+        "else the system trust store)",
+    )
+
+
+def _add_registration_arguments(parser: argparse.ArgumentParser) -> None:
+    registration = parser.add_argument_group(
+        "Kubernetes service registration",
+        "Label this server's pod with vault-active, vault-initialized, vault-sealed, vault-perf-standby and "
+        "vault-version, and keep them current, through the API server at "
+        "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT with the service-account token and CA of "
+        "--local-sa-token-file and --local-ca-cert-file. On when --service-registration kubernetes is "
+        "given, or when both VAULT_K8S_POD_NAME and VAULT_K8S_NAMESPACE are set.",
+    )
+    registration.add_argument(
+        "--service-registration", choices=["kubernetes"], help="turn service registration on"
+    )
+    registration.add_argument(
+        "--k8s-pod-name", metavar="NAME", help="the pod to label (default $VAULT_K8S_POD_NAME)"
+    )
+    registration.add_argument(
+        "--k8s-namespace", metavar="NAME", help="the pod's namespace (default $VAULT_K8S_NAMESPACE)"
+    )
+
+
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """The server settings; ValueError names a missing service-registration setting."""
     host, port = args.listen
+    registration = registration_from_environment(
+        os.environ,
+        enabled=args.service_registration == "kubernetes",
+        pod_name=args.k8s_pod_name,
+        namespace=args.k8s_namespace,
+    )
     return ServerConfig(
         listen_host=host,
         listen_port=port,
@@ -84,6 +152,11 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         local_ca_cert_file=args.local_ca_cert_file,
         sweep_interval=args.sweep_interval,
         dev_secret_mount=not args.no_dev_secret_mount,
+        ha=args.ha,
+        api_addr=args.api_addr.rstrip("/"),
+        cluster_addr=args.cluster_addr.rstrip("/"),
+        ca_cert=args.ca_cert,
+        registration=registration,
     )
 
 
@@ -93,7 +166,16 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
-    config = config_from_args(args)
+    if args.ha and args.data_dir is None:
+        parser.error("--ha needs --data-dir: the storage every node of the cluster shares")
+    if args.api_addr and not args.api_addr.startswith(("http://", "https://")):
+        parser.error(
+            f"--api-addr (or VAULT_API_ADDR) must be an http:// or https:// URL, got {args.api_addr!r}"
+        )
+    try:
+        config = config_from_args(args)
+    except ValueError as error:
+        parser.error(f"service registration: {error}")
     server = VaultServer(config, log=(lambda _event: None) if args.quiet else stderr_log)
     stop = threading.Event()
 

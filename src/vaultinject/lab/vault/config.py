@@ -11,12 +11,26 @@ DEFAULT_SA_TOKEN_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/toke
 DEFAULT_SA_CA_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
 
 
+@dataclass(frozen=True)
+class RegistrationConfig:
+    """Kubernetes service registration: which pod to label, and the API server to label it through."""
+
+    pod_name: str
+    namespace: str
+    api_url: str
+    retry_interval: float = 5.0
+
+
 @dataclass
 class ServerConfig:
     """Everything the lab Vault server can be told at start-up.
 
     `local_sa_token_file` and `local_ca_cert_file` are where the Kubernetes auth method looks for the server's
-    own service-account token and cluster CA (inside a pod: the projected token volume).
+    own service-account token and cluster CA (inside a pod: the projected token volume); service
+    registration uses the same two files.
+
+    With `ha`, `data_dir` is the storage every node shares; `api_addr` is where the others reach this node
+    (empty: its own URL) and `ca_cert` what it trusts when it forwards a request to the active node.
     """
 
     listen_host: str = "127.0.0.1"
@@ -35,6 +49,13 @@ class ServerConfig:
     dev_secret_mount: bool = True
     outbound_timeout: float = 10.0
     version: str = VERSION
+    ha: bool = False
+    api_addr: str = ""
+    cluster_addr: str = ""
+    ca_cert: Path | None = None
+    ha_poll_interval: float = 0.1
+    step_down_wait: float = 10.0
+    registration: RegistrationConfig | None = None
 
     @property
     def tls(self) -> bool:

@@ -12,8 +12,9 @@ import base64
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vaultinject.lab.vault import ids
 from vaultinject.lab.vault.acl import ACL
@@ -48,7 +49,13 @@ from vaultinject.lab.vault.tokens import TokenEntry, TokenStore
 from vaultinject.lab.vault.ttl import TTLLimits, calculate_ttl
 from vaultinject.lab.vault.wrapping import INVALID_WRAPPING_TOKEN, ResponseWrapper
 
+if TYPE_CHECKING:
+    from vaultinject.lab.vault.ha import HANode
+
 HA_MODES = ("active", "standby", "perfstandby", "drsecondary")
+NOT_ACTIVE = "local node not active but active cluster node not found"
+# Set by the node that initialized the storage with `--root-token`; the first active node mounts secret/.
+DEV_MOUNT_PENDING = "core/lab/dev-secret-mount-pending"
 
 
 class Core:
@@ -71,6 +78,9 @@ class Core:
         self.ha_mode = "active"
         self.ha_enabled = False
         self.advertise_address = ""
+        self.ha: HANode | None = None
+        # Told "initialized", "unsealed", "sealed", "active" and "standby" (service registration, HA).
+        self.listeners: list[Callable[[str], None]] = []
         self._acl_cache: dict[tuple[tuple[str, ...], int], ACL] = {}
         self._acl_lock = threading.Lock()
         self.tokens.schedule = lambda when, token_id: self.expiry.push(when, "token", token_id)
@@ -89,27 +99,59 @@ class Core:
 
     def open(self) -> None:
         """Bring the server to its start-up state: self-initialize with `--root-token`, auto-unseal."""
+        initialized_here = False
         if not self.seal.initialized and self.config.root_token:
-            result = self.seal.initialize(1, 1)
-            self.write_unseal_keys(result.keys)
+            with self.store.transaction():
+                # Several HA nodes may start on one empty storage at once: only one initializes it.
+                if not self.seal.initialized:
+                    result = self.seal.initialize(1, 1)
+                    self.write_unseal_keys(result.keys)
+                    if self.config.dev_secret_mount:
+                        self.store.put(DEV_MOUNT_PENDING, True)
+                    initialized_here = True
+            if initialized_here:
+                self.emit("initialized")
+        if initialized_here or (self.seal.initialized and self.config.auto_unseal):
             self.seal.unseal_automatically()
+            self.unsealed()
+
+    def unsealed(self) -> None:
+        """The seal just opened: a single node loads its state now; an HA node once it wins the lock."""
+        self.log({"time": rfc3339(time.time()), "level": "info", "msg": "vault is unsealed"})
+        if self.ha is None:
             self.post_unseal()
-            if self.config.dev_secret_mount and self.mounts.get(SECRETS, "secret/") is None:
-                self.mounts.mount(
-                    SECRETS, "secret/", "kv", description="key/value secret storage", options={"version": "2"}
-                )
-            return
-        if self.seal.initialized and self.config.auto_unseal:
-            self.seal.unseal_automatically()
-            self.post_unseal()
+        self.emit("unsealed")
+
+    def seal_node(self) -> None:
+        """`sys/seal`: drop the loaded state and close the seal (an active HA node also gives up the lock)."""
+        self.pre_seal()
+        self.seal.seal()
+        self.emit("sealed")
+
+    def emit(self, event: str) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    def serving(self) -> bool:
+        """Whether this node answers from its own state: a single node, or the active one of an HA cluster."""
+        return self.ha is None or self.ha.is_active()
 
     def post_unseal(self) -> None:
-        """Load mounts, policies and audit devices; recreate the configured root token; schedule expiry."""
+        """Load mounts, policies, quotas and audit devices; recreate the configured root token; schedule
+        expiry. Everything is read from storage afresh (another HA node may have written it meanwhile)."""
+        self.policies.invalidate()
         self.policies.ensure_default()
+        self.quotas.load()
         self.mounts.load()
         self.audit.load()
         if self.config.root_token:
             self.ensure_root_token(self.config.root_token)
+        if self.store.get(DEV_MOUNT_PENDING):
+            if self.mounts.get(SECRETS, "secret/") is None:
+                self.mounts.mount(
+                    SECRETS, "secret/", "kv", description="key/value secret storage", options={"version": "2"}
+                )
+            self.store.delete(DEV_MOUNT_PENDING)
         self.expiry.clear()
         for token in self.tokens.all_entries():
             self.expiry.push(token.expire_time, "token", token.id)
@@ -120,6 +162,7 @@ class Core:
         self.mounts.clear()
         self.audit.close()
         self.expiry.clear()
+        self.policies.invalidate()
         with self._acl_lock:
             self._acl_cache.clear()
 
@@ -166,7 +209,7 @@ class Core:
 
     def expire_due(self) -> None:
         """Revoke every token and lease whose time has come (called by the sweeper thread)."""
-        if self.seal.sealed:
+        if self.seal.sealed or not self.serving():
             return
         for kind, item_id in self.expiry.pop_due(self.clock.now()):
             try:
@@ -210,6 +253,8 @@ class Core:
             return early, "system"
         if self.seal.sealed:
             raise sealed()
+        if not self.serving():
+            raise VaultError(500, NOT_ACTIVE)
         request.response_headers = self.quotas.check(request)
         routed = self.mounts.route(request.path)
         mount: MountEntry | None = None

@@ -11,6 +11,10 @@ Two ways, one handle type (`LabVault`: `.url`, `.root_token`, `.ca_file`, a tiny
     with vault_thread(tls=False) as vault:    # in-process and fast; `vault.core` is the server's core
         vault.api("GET", "sys/health")
 
+    with vault_cluster(2) as cluster:         # HA processes on one storage; node 0 starts active
+        active, standby = cluster.active(), cluster.standbys()[0]
+        active.kill()                         # SIGKILL: the standby takes the lock at once
+
 Both start initialized and unsealed with root token "root" unless told otherwise.
 """
 
@@ -27,11 +31,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from vaultinject.lab.tls import CertificateAuthority
 from vaultinject.lab.vault.config import ServerConfig
@@ -181,11 +186,26 @@ class VaultProcess(LabVault):
 
     def restart(self, extra_args: Sequence[str] = ()) -> None:
         """Stop and start again on the same address (and the same `--data-dir`, if any)."""
-        port = self.url.rsplit(":", 1)[1]
-        args = _replace_listen(self.args, f"127.0.0.1:{port}")
+        url = urlsplit(self.url)
+        args = _replace_listen(self.args, f"{url.hostname}:{url.port}")
         self.stop()
         self.args = [*args, *extra_args]
         self.start()
+
+    def kill(self) -> None:
+        """SIGKILL, as when the node or the pod dies: nothing is cleaned up, the kernel drops its locks."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def health(self) -> int:
+        """The `sys/health` status code (200 active, 429 standby, 501 uninitialized, 503 sealed);
+        0 when the server does not answer."""
+        try:
+            status, _ = self.api("GET", "sys/health", token="")
+        except OSError:
+            return 0
+        return status
 
 
 def _replace_listen(args: list[str], listen: str) -> list[str]:
@@ -239,6 +259,77 @@ def vault_process(
             yield vault
         finally:
             vault.stop()
+
+
+@dataclass
+class VaultCluster:
+    """Lab Vault processes in HA mode on one storage, each on its own loopback address, one TLS CA."""
+
+    nodes: list[VaultProcess]
+    ca_file: Path
+    data_dir: Path
+
+    def active(self, timeout: float = 10.0) -> VaultProcess:
+        """The node that answers `sys/health` with 200, once there is one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for node in self.nodes:
+                if node.process is not None and node.health() == 200:
+                    return node
+            if time.monotonic() > deadline:
+                raise RuntimeError("no active node in the lab Vault cluster")
+            time.sleep(0.05)
+
+    def standbys(self) -> list[VaultProcess]:
+        """The running nodes that answer as unsealed standbys (429)."""
+        return [node for node in self.nodes if node.process is not None and node.health() == 429]
+
+
+@contextmanager
+def vault_cluster(
+    size: int = 2,
+    *,
+    root_token: str | None = "root",  # noqa: S107 - the lab's well-known dev token
+    auto_unseal: bool = True,
+    unseal_key_file: Path | None = None,
+    extra_args: Sequence[str] = (),
+    node_env: Callable[[int], dict[str, str]] | None = None,
+    workdir: Path | None = None,
+) -> Iterator[VaultCluster]:
+    """`size` HA nodes on one `--data-dir`, node i on 127.0.0.(11+i) over TLS; node 0 starts first (with a
+    root token it initializes the storage and becomes active); every node is SIGTERMed on exit."""
+    with _workdir(workdir) as directory:
+        hosts = [f"127.0.0.{11 + index}" for index in range(size)]
+        authority = CertificateAuthority.create("vaultinject lab Vault CA")
+        ca_file = directory / "vault-ca.crt"
+        ca_file.write_bytes(authority.cert_pem)
+        data_dir = directory / "data"
+        nodes: list[VaultProcess] = []
+        try:
+            for index, host in enumerate(hosts):
+                cert_file, key_file = authority.issue([host, "localhost"]).write(directory, f"vault-{index}")
+                args = ["--listen", f"{host}:0", "--tls-cert", str(cert_file), "--tls-key", str(key_file)]
+                args += ["--ha", "--data-dir", str(data_dir), "--ca-cert", str(ca_file)]
+                if root_token:
+                    args += ["--root-token", root_token]
+                if auto_unseal:
+                    args.append("--auto-unseal")
+                elif unseal_key_file is not None:
+                    args += ["--unseal-key-file", str(unseal_key_file)]
+                node = VaultProcess(
+                    url="",
+                    root_token=root_token or "",
+                    ca_file=ca_file,
+                    args=[*args, *extra_args],
+                    log_file=directory / f"vault-{index}.log",
+                    env={**os.environ, **node_env(index)} if node_env else None,
+                )
+                node.start()
+                nodes.append(node)
+            yield VaultCluster(nodes, ca_file, data_dir)
+        finally:
+            for node in nodes:
+                node.stop()
 
 
 @dataclass

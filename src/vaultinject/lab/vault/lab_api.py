@@ -47,6 +47,8 @@ def register(router: Router, core: Core) -> None:
     def set_ha(request: Request, _match: re.Match[str]) -> Response:
         from vaultinject.lab.vault.core import HA_MODES
 
+        if core.ha is not None:
+            raise bad_request("this server runs with --ha: its HA mode follows the HA lock, not sys/lab/ha")
         mode = fields.string(request.data, "mode")
         if mode not in HA_MODES:
             raise bad_request(f"mode must be one of {', '.join(HA_MODES)}")

@@ -328,13 +328,14 @@ class PolicyStore:
         name = name.lower()
         parse_policy(name, text)
         self.storage.put(name, {"name": name, "policy": text})
-        self._invalidate()
+        self.invalidate()
 
     def delete(self, name: str) -> None:
         self.storage.delete(name.lower())
-        self._invalidate()
+        self.invalidate()
 
-    def _invalidate(self) -> None:
+    def invalidate(self) -> None:
+        """Forget every parsed policy (on a write, and whenever another node may have written)."""
         with self._lock:
             self._cache.clear()
             self.generation += 1

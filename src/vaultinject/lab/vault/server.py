@@ -18,16 +18,20 @@ from typing import Any
 
 from vaultinject.lab import httpbody
 from vaultinject.lab.httphandler import EveryMethodHandler
-from vaultinject.lab.tls import server_context
+from vaultinject.lab.tls import client_context, server_context
 from vaultinject.lab.vault.api import HttpRequest, HttpResponse, VaultAPI
 from vaultinject.lab.vault.clock import Clock
 from vaultinject.lab.vault.config import ServerConfig
 from vaultinject.lab.vault.core import Core
 from vaultinject.lab.vault.durations import rfc3339
+from vaultinject.lab.vault.forwarding import StandbyGate
+from vaultinject.lab.vault.ha import LOCK_FILE, Advertisement, HALock, HANode, default_cluster_addr
+from vaultinject.lab.vault.registration import PodLabeler
 from vaultinject.lab.vault.store import MemoryStore, SqliteStore, Store
 
 MAX_BODY = 32 * 1024 * 1024
 LogSink = Callable[[dict[str, Any]], None]
+App = Callable[[HttpRequest], HttpResponse]
 # Deprecated token endpoints carry the token in the path; never log it.
 _SECRET_IN_PATH = re.compile(r"^(/v1/auth/[^/]+/(?:lookup|renew|revoke|revoke-orphan))/.+$")
 
@@ -43,9 +47,7 @@ class _Listener(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(
-        self, address: tuple[str, int], app: VaultAPI, tls: ssl.SSLContext | None, log: LogSink
-    ) -> None:
+    def __init__(self, address: tuple[str, int], app: App, tls: ssl.SSLContext | None, log: LogSink) -> None:
         super().__init__(address, _Handler)
         self.app = app
         self.tls = tls
@@ -162,38 +164,69 @@ def _loggable_path(target: str) -> str:
 
 
 class VaultServer:
-    """A lab Vault server: the core, its storage, the HTTP listener and the expiry sweeper."""
+    """A lab Vault server: the core, its storage, the HTTP listener and the expiry sweeper; with `ha`, its
+    part in the HA cluster on the shared storage; with `registration`, the labeller of its pod."""
 
     def __init__(self, config: ServerConfig, clock: Clock | None = None, log: LogSink | None = None) -> None:
+        if config.ha and config.data_dir is None:
+            raise ValueError("HA needs --data-dir: the storage every node of the cluster shares")
         self.config = config
         self.log = log or stderr_log
         store: Store = SqliteStore(config.data_dir / "vault.db") if config.data_dir else MemoryStore()
         self.core = Core(config, store, clock)
         self.core.log = self.log
         self.api = VaultAPI(self.core, on_error=lambda text: self.log({"level": "error", "msg": text}))
+        self.app: App = self.api
+        self.ha: HANode | None = None
+        if config.ha and config.data_dir is not None:
+            self.ha = HANode(self.core, HALock(config.data_dir / LOCK_FILE), self.log)
+            peers = client_context(ca_file=config.ca_cert) if config.ca_cert else None
+            self.app = StandbyGate(self.api, self.ha, peers, config.outbound_timeout, self.log)
+        self.labeler: PodLabeler | None = None
+        if config.registration is not None:
+            self.labeler = PodLabeler(
+                config.registration,
+                version=config.version,
+                token_file=config.local_sa_token_file,
+                ca_file=config.local_ca_cert_file,
+                timeout=config.outbound_timeout,
+                log=self.log,
+            )
+            self.core.listeners.append(self.labeler.on_event)
         self._listener: _Listener | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self.url = ""
 
     def start(self) -> str:
-        """Open storage, bind the listener and start serving; returns the server URL."""
+        """Label the pod, open storage, bind the listener, start serving (and, with HA, standing by for
+        the lock); returns the server URL."""
+        if self.labeler is not None:
+            self.labeler.start()
         self.core.open()
         tls = None
         if self.config.tls_cert is not None and self.config.tls_key is not None:
             tls = server_context(self.config.tls_cert, self.config.tls_key)
         self._listener = _Listener(
-            (self.config.listen_host, self.config.listen_port), self.api, tls, self.log
+            (self.config.listen_host, self.config.listen_port), self.app, tls, self.log
         )
         host, port = self._listener.server_address[:2]
         scheme = "https" if tls is not None else "http"
         text = host.decode() if isinstance(host, bytes) else str(host)
         shown = f"[{text}]" if ":" in text else text
         self.url = f"{scheme}://{shown}:{port}"
-        self.core.advertise_address = self.url
+        self.core.advertise_address = self.config.api_addr or self.url
         listener = self._listener
         self._spawn("vault-http", lambda: listener.serve_forever(poll_interval=0.05))
         self._spawn("vault-expiry", self._sweep)
+        if self.ha is not None:
+            api_addr = self.core.advertise_address
+            cluster_addr = self.config.cluster_addr or default_cluster_addr(api_addr)
+            self.ha.start(
+                Advertisement(api_addr, cluster_addr),
+                self.config.ha_poll_interval,
+                self.config.step_down_wait,
+            )
         return self.url
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -209,13 +242,17 @@ class VaultServer:
                 self.log({"level": "error", "msg": f"expiry sweep failed: {error!r}"})
 
     def stop(self) -> None:
-        """Stop serving and close storage."""
+        """Stop serving, leave active duty (HA), send the last pod labels and close storage."""
         self._stopping.set()
         if self._listener is not None:
             self._listener.shutdown()
             self._listener.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.ha is not None:
+            self.ha.stop()
+        if self.labeler is not None:
+            self.labeler.stop()
         self.core.close()
 
     def __enter__(self) -> VaultServer:

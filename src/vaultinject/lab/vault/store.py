@@ -1,7 +1,8 @@
 """Physical storage: a key/value store of JSON documents, in memory or in SQLite.
 
 Like Vault's storage backend, the core and every mount keep all their state here, so a server started
-again on the same `--data-dir` comes back with the same mounts, policies, tokens, leases and secrets.
+again on the same `--data-dir` comes back with the same mounts, policies, tokens, leases and secrets, and
+HA nodes on one `--data-dir` see every write the moment it commits (as Raft would replicate it).
 """
 
 from __future__ import annotations
@@ -91,7 +92,10 @@ class SqliteStore(Store):
     def __init__(self, path: Path) -> None:
         super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        # HA nodes share the file: WAL lets readers see each commit at once without blocking the writer,
+        # and the busy timeout makes a second writer (a racing initialization) wait instead of failing.
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30.0)
+        self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

@@ -54,7 +54,7 @@ class SystemBackend(Backend):
         self.core = core
         add = self.router.add
         add(r"seal/?", update=self.seal)
-        add(r"step-down/?", update=lambda _request, _match: responses.no_content())
+        add(r"step-down/?", update=self.step_down)
         add(r"mounts/?", read=self.list_mounts(SECRETS))
         add(r"mounts/(?P<path>.+?)/tune/?", read=self.read_tune(SECRETS), update=self.tune(SECRETS))
         add(
@@ -112,8 +112,13 @@ class SystemBackend(Backend):
     # -- seal ---------------------------------------------------------------------------------------
 
     def seal(self, _request: Request, _match: re.Match[str]) -> Response:
-        self.core.pre_seal()
-        self.core.seal.seal()
+        self.core.seal_node()
+        return responses.no_content()
+
+    def step_down(self, _request: Request, _match: re.Match[str]) -> Response:
+        """An HA active node hands over after answering; a single node has nothing to step down from."""
+        if self.core.ha is not None:
+            self.core.ha.request_step_down()
         return responses.no_content()
 
     # -- mounts and auth methods --------------------------------------------------------------------

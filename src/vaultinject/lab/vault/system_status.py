@@ -1,10 +1,12 @@
 """Endpoints that answer before a token is checked and whether or not the server is unsealed:
-`sys/health`, `sys/seal-status`, `sys/leader`, `sys/init` and `sys/unseal` (reference A2)."""
+`sys/health`, `sys/seal-status`, `sys/leader`, `sys/init` and `sys/unseal` (reference A2), and `sys/seal`
+on an HA standby. An HA standby answers all of them itself; it forwards every other request."""
 
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vaultinject.lab.vault import fields, responses
@@ -34,15 +36,17 @@ class EarlyHandlers:
 
     def __init__(self, core: Core) -> None:
         self.core = core
-        self.routes = {
+        self.routes: dict[str, Callable[[Request], Response | None]] = {
             "sys/health": self.health,
             "sys/seal-status": self.seal_status,
             "sys/leader": self.leader,
             "sys/init": self.init,
             "sys/unseal": self.unseal,
+            "sys/seal": self.standby_seal,
         }
 
     def handle(self, request: Request) -> Response | None:
+        """The answer, or None when the request takes the normal path."""
         handler = self.routes.get(request.path.rstrip("/"))
         return None if handler is None else handler(request)
 
@@ -99,6 +103,21 @@ class EarlyHandlers:
         _read_only(request)
         if self.core.seal.sealed:
             raise sealed()
+        ha = self.core.ha
+        if ha is not None:
+            leader = ha.leader()
+            return responses.raw_json(
+                200,
+                {
+                    "ha_enabled": True,
+                    "is_self": ha.is_active(),
+                    "active_time": ha.active_time(),
+                    "leader_address": leader.api_addr if leader else "",
+                    "leader_cluster_address": leader.cluster_addr if leader else "",
+                    "performance_standby": False,
+                    "performance_standby_last_remote_wal": 0,
+                },
+            )
         mode = self.core.ha_mode
         ha_enabled = self.core.ha_enabled
         is_self = mode == "active"
@@ -131,8 +150,6 @@ class EarlyHandlers:
         threshold = fields.integer(
             data, "recovery_threshold" if auto and "recovery_threshold" in data else "secret_threshold"
         )
-        result = core.seal.initialize(shares, threshold)
-        core.write_unseal_keys(result.keys)
         root = TokenEntry(
             id=service_token(),
             accessor=new_accessor(),
@@ -142,7 +159,12 @@ class EarlyHandlers:
             creation_time=core.clock.now(),
             orphan=True,
         )
-        core.tokens.put(root)
+        # One transaction: HA nodes share the storage, and only one of them may initialize it.
+        with core.store.transaction():
+            result = core.seal.initialize(shares, threshold)
+            core.tokens.put(root)
+        core.write_unseal_keys(result.keys)
+        core.emit("initialized")
         hex_keys = [key.hex() for key in result.keys]
         b64_keys = [base64.b64encode(key).decode() for key in result.keys]
         body: dict[str, Any] = {"keys": hex_keys, "keys_base64": b64_keys, "root_token": root.id}
@@ -155,7 +177,7 @@ class EarlyHandlers:
                 "root_token": root.id,
             }
             core.seal.unseal_automatically()
-            core.post_unseal()
+            core.unsealed()
         return responses.raw_json(200, body)
 
     def unseal(self, request: Request) -> Response:
@@ -173,8 +195,15 @@ class EarlyHandlers:
         was_sealed = core.seal.sealed
         core.seal.submit(key)
         if was_sealed and not core.seal.sealed:
-            core.post_unseal()
+            core.unsealed()
         return responses.raw_json(200, self._seal_status())
+
+    def standby_seal(self, request: Request) -> Response | None:
+        """Vault refuses to seal a standby (`SealWithRequest`); any other node seals on the normal path."""
+        core = self.core
+        if core.ha is None or core.seal.sealed or core.ha.is_active() or request.operation != "update":
+            return None
+        raise VaultError(500, "vault cannot seal when in standby mode; please restart instead")
 
 
 def _read_only(request: Request) -> None:

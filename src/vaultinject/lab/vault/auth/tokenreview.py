@@ -52,13 +52,20 @@ class KubeClient:
         self._contexts: dict[str, ssl.SSLContext | None] = {}
         self._idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = {}
 
-    def request(self, endpoint: KubeEndpoint, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        endpoint: KubeEndpoint,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, bytes]:
         """Send one request; raises ReviewError for transport failures (TLS, refused, timeout)."""
         url = urlsplit(endpoint.host.rstrip("/"))
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ReviewError(f'Post "{endpoint.host}{path}": unsupported protocol scheme "{url.scheme}"')
         key = (endpoint.host.rstrip("/"), hashlib.sha256(endpoint.ca_pem.encode()).hexdigest())
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
         bearer = f"Bearer {endpoint.bearer}".strip()
         if bearer != "Bearer":
             headers["Authorization"] = bearer
