@@ -156,8 +156,9 @@ def test_a_container_that_cannot_start_is_retried_with_back_off_and_the_pod_keep
         cluster.apply(UNSTARTABLE)
 
         def retried() -> bool:
-            statuses = (cluster.pod("default", "unstartable").get("status") or {}).get("containerStatuses")
-            return bool(statuses) and statuses[0].get("restartCount", 0) >= 2
+            status = cluster.pod("default", "unstartable").get("status") or {}
+            statuses = status.get("containerStatuses") or [{}]
+            return bool(statuses[0].get("restartCount", 0) >= 2)
 
         wait_for(retried, timeout=30, interval=0.1)
         pod = cluster.pod("default", "unstartable")

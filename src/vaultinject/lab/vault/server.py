@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from vaultinject.lab import httpbody
@@ -180,7 +181,7 @@ class VaultServer:
         self.ha: HANode | None = None
         if config.ha and config.data_dir is not None:
             self.ha = HANode(self.core, HALock(config.data_dir / LOCK_FILE), self.log)
-            peers = client_context(ca_file=config.ca_cert) if config.ca_cert else None
+            peers = _peer_context(config.ca_cert) if config.ca_cert else None
             self.app = StandbyGate(self.api, self.ha, peers, config.outbound_timeout, self.log)
         self.labeler: PodLabeler | None = None
         if config.registration is not None:
@@ -261,3 +262,12 @@ class VaultServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _peer_context(ca_file: Path) -> ssl.SSLContext:
+    """How a standby trusts the active node: by the cluster's CA, not by name. Vault's cluster port
+    trusts its own cluster certificates the same way; a StatefulSet's certificate names its Services,
+    not the pod IPs nodes advertise as their api_addr."""
+    context = client_context(ca_file=ca_file)
+    context.check_hostname = False
+    return context
