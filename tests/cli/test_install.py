@@ -17,6 +17,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import trustme
 import yaml
 
 from vaultinject.cli import main
@@ -243,3 +244,27 @@ def test_checkovs_kubernetes_checks_pass_or_say_why_not(tmp_path: Path, args: li
     assert report["summary"]["passed"] > 50
     for check in report["results"]["skipped_checks"]:
         assert len(check["check_result"]["suppress_comment"]) > 20, check["check_id"]
+
+
+def test_the_agents_trust_the_vault_ca_given_to_install(tmp_path: Path) -> None:
+    ca = tmp_path / "vault-ca.crt"
+    ca.write_bytes(trustme.CA().cert_pem.bytes())
+    _, objects = install("--vault-cacert", str(ca))
+    env = by_kind(objects)["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "VAULTINJECT_VAULT_CACERT_BYTES", "value": ca.read_text()} in env
+    _, without = install()
+    env = by_kind(without)["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert all(e["name"] != "VAULTINJECT_VAULT_CACERT_BYTES" for e in env)
+
+
+def test_a_vault_ca_that_is_not_a_certificate_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_pem = tmp_path / "ca.txt"
+    not_pem.write_text("hello")
+    assert main(["install", "--vault-cacert", str(not_pem)]) == 2
+    assert main(["install", "--vault-cacert", str(tmp_path / "absent.crt")]) == 2
+    err = capsys.readouterr().err
+    assert f"--vault-cacert: {not_pem} holds no PEM certificate" in err
+    assert "absent.crt" in err
+    assert "Traceback" not in err

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import re
+import ssl
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -32,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--replicas", type=int, default=2, help="webhook replicas (2)")
     add("--vault-addr", default="https://vault.vault.svc:8200", help="the Vault address agents use")
     add(
+        "--vault-cacert",
+        metavar="FILE",
+        help="PEM CA bundle the agents trust for Vault's certificate (default: the agent image's system CAs)",
+    )
+    add(
         "--tls",
         choices=("auto", "files"),
         default="auto",
@@ -52,6 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ca_bundle(path: str | None) -> str:
+    """The PEM bundle in `path`, checked to hold certificates; raises ValueError saying what is wrong."""
+    if path is None:
+        return ""
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    try:
+        ssl.create_default_context(cadata=text)
+    except (ssl.SSLError, ValueError):
+        raise ValueError(
+            f"{path} holds no PEM certificate; give the CA that issued Vault's certificate"
+        ) from None
+    return text
+
+
 def main(argv: list[str]) -> int:
     """Print the manifests; exit 2 on a bad option."""
     arguments = build_parser().parse_args(argv)
@@ -61,6 +85,11 @@ def main(argv: list[str]) -> int:
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", arguments.namespace):
         print(f"error: --namespace {arguments.namespace!r} is not a valid namespace name", file=sys.stderr)
         return 2
+    try:
+        ca_pem = _ca_bundle(arguments.vault_cacert)
+    except ValueError as error:
+        print(f"error: --vault-cacert: {error}", file=sys.stderr)
+        return 2
     options = InstallOptions(
         namespace=arguments.namespace,
         image=arguments.image,
@@ -68,6 +97,7 @@ def main(argv: list[str]) -> int:
         vault_addr=arguments.vault_addr,
         tls=arguments.tls,
         opt_out=arguments.opt_out,
+        vault_cacert_pem=ca_pem,
     )
     objects = manifests(options)
     if arguments.dry_run:

@@ -78,6 +78,7 @@ def configure(level: str = "info", as_json: bool = False, stream: TextIO | None 
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("uvicorn.error").setLevel("WARNING")
+    logging.getLogger("httpx").setLevel("WARNING")  # a line per API request would bury the decisions
     _configured[:] = [DecisionLines(sink, as_json)]
 
 
