@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Set everything up and run the main job: inject the examples and print the result.
+## Set everything up and run the main job: the whole story on a lab cluster (demo/run.py).
 demo: $(STAMP)
-	$(BIN)/vaultinject inject -f examples/ -o yaml --vault-addr https://vault.vault.svc:8200 --summary
+	$(BIN)/python demo/run.py
 
 ## The whole test suite: lint, types, tests.
 test: $(STAMP) $(CHECKOV) lint typecheck unit
@@ -26,8 +26,8 @@ $(CHECKOV):
 	.venv-checkov/bin/pip install --quiet 'checkov>=3.2'
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check src tests bench tools demo
+	$(BIN)/ruff format --check src tests bench tools demo
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
