@@ -5,7 +5,6 @@ logs its start time with their mtimes) and the files' content, owner and mode.""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Iterator
@@ -13,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from demo.run import HERE, NAMESPACE, Demo, DemoFailed, wait
+from demo.run import NAMESPACE, Demo, DemoFailed, wait
+from demo.workloads import app_documents, deployment, logins, pods, ready
 
 MODES = ("native", "classic", "init-only")
 
@@ -36,20 +35,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         lab.stop()
 
 
-def app_documents() -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all((HERE / "app.yaml").read_text()) if d]
-
-
-def deployment(name: str, mode: str) -> dict[str, Any]:
-    document = copy.deepcopy(next(d for d in app_documents() if d["kind"] == "Deployment"))
-    document["metadata"]["name"] = name
-    document["spec"]["selector"]["matchLabels"] = {"app": name}
-    template = document["spec"]["template"]
-    template["metadata"]["labels"] = {"app": name}
-    template["metadata"]["annotations"]["vaultinject.io/mode"] = mode
-    return document
-
-
 def job(name: str, mode: str) -> dict[str, Any]:
     """The app as a Job: it checks its files, prints the greeting and exits 0."""
     template = deployment(name, mode)["spec"]["template"]
@@ -66,25 +51,6 @@ def job(name: str, mode: str) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": NAMESPACE},
         "spec": {"backoffLimit": 0, "template": template},
     }
-
-
-def pods(demo: Demo, selector: str) -> list[dict[str, Any]]:
-    listing = demo.kubectl("-n", NAMESPACE, "get", "pods", "-l", selector, "-o", "json")
-    return list(json.loads(listing)["items"])
-
-
-def ready(pod: dict[str, Any]) -> bool:
-    conditions = pod.get("status", {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-def logins(demo: Demo) -> int:
-    """Kubernetes logins so far: the tokens they gave, in Vault's token store (one per login)."""
-    accessors = demo.root.list("auth/token/accessors") or {}
-    paths = (
-        demo.root.auth.token.lookup_accessor(a)["data"].get("path", "") for a in accessors["data"]["keys"]
-    )
-    return sum(path.startswith("auth/kubernetes/login") for path in paths)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -377,6 +377,9 @@ class PodWorker(threading.Thread):
         recorder.normal(pod, "Started", f"Started container {slot.name}", path)
         self._push_status()
         assert slot.process is not None
+        # An exit is acted on at once (the kubelet hears containerd's exit event), not at the next tick.
+        name = f"exit-{slot.name}"
+        threading.Thread(target=self._wake_on_exit, args=(slot.process,), daemon=True, name=name).start()
         failure = run_hook("postStart", slot.spec, pod, slot.process, pod_ip=self.record.pod_ip)
         if failure:
             recorder.warning(pod, "FailedPostStartHook", failure, path)
@@ -385,6 +388,10 @@ class PodWorker(threading.Thread):
         slot.start_probes(
             ("startup",) if slot.probe("startup") else ("readiness", "liveness"), self._prober(slot)
         )
+
+    def _wake_on_exit(self, process: Container) -> None:
+        process.wait(None)
+        self.wake.set()
 
     # --- probes ---
 
