@@ -20,7 +20,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demo.run import NAMESPACE, Demo, wait
-from demo.workloads import app_documents, deployment, logins, pods, ready
+from demo.workloads import deployment, logins, pods, prepare, ready
 
 MODES = ("native", "classic", "init-only")
 
@@ -57,14 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vaultinject-bench-e2e-") as directory:
         demo = Demo(Path(directory) / "lab")
         try:
-            demo.start_lab()
-            demo.prepare_vault()
-            demo.setup_vault()
-            demo.install()
-            demo.kubectl("create", "namespace", NAMESPACE)
-            demo.kubectl("label", "namespace", NAMESPACE, "vaultinject.io/inject=enabled")
-            account = next(d for d in app_documents() if d["kind"] == "ServiceAccount")
-            demo.kubectl("apply", "-f", "-", stdin=json.dumps(account))
+            prepare(demo)
             measure(demo, args.runs, args.pods)
         finally:
             demo.stop()

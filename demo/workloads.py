@@ -42,3 +42,16 @@ def logins(demo: Demo) -> int:
         demo.root.auth.token.lookup_accessor(a)["data"].get("path", "") for a in accessors["data"]["keys"]
     )
     return sum(path.startswith("auth/kubernetes/login") for path in paths)
+
+
+def prepare(demo: Demo) -> None:
+    """The demo's cluster up to the app: lab and Vault, secrets, vault-setup, the webhook, and namespace
+    `shop` labelled for injection with the app's service account."""
+    demo.start_lab()
+    demo.prepare_vault()
+    demo.setup_vault()
+    demo.install()
+    demo.kubectl("create", "namespace", NAMESPACE)
+    demo.kubectl("label", "namespace", NAMESPACE, "vaultinject.io/inject=enabled")
+    account = next(d for d in app_documents() if d["kind"] == "ServiceAccount")
+    demo.kubectl("apply", "-f", "-", stdin=json.dumps(account))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from demo.run import NAMESPACE, Demo, DemoFailed, wait
-from demo.workloads import app_documents, deployment, logins, pods, ready
+from demo.workloads import deployment, logins, pods, prepare, ready
 
 MODES = ("native", "classic", "init-only")
 
@@ -22,14 +22,7 @@ MODES = ("native", "classic", "init-only")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     lab = Demo(tmp_path_factory.mktemp("e2e") / "lab")
     try:
-        lab.start_lab()
-        lab.prepare_vault()
-        lab.setup_vault()
-        lab.install()
-        lab.kubectl("create", "namespace", NAMESPACE)
-        lab.kubectl("label", "namespace", NAMESPACE, "vaultinject.io/inject=enabled")
-        account = next(d for d in app_documents() if d["kind"] == "ServiceAccount")
-        lab.kubectl("apply", "-f", "-", stdin=json.dumps(account))
+        prepare(lab)
         yield lab
     finally:
         lab.stop()
