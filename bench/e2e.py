@@ -19,8 +19,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from demo.run import NAMESPACE, Demo, wait
-from demo.workloads import deployment, logins, pods, prepare, ready
+from demo.run import NAMESPACE, Demo
+from demo.workloads import deployment, logins, prepare, wait_ready
 
 MODES = ("native", "classic", "init-only")
 
@@ -38,12 +38,7 @@ def create_to_ready(demo: Demo, document: dict[str, Any], replicas: int = 1) -> 
     document["spec"]["replicas"] = replicas
     started = time.monotonic()
     demo.kubectl("apply", "-f", "-", stdin=json.dumps(document))
-
-    def all_ready() -> bool:
-        found = pods(demo, f"app={name}")
-        return len(found) == replicas and all(ready(p) for p in found)
-
-    wait(f"{name} Ready", all_ready, timeout=120)
+    wait_ready(demo, f"app={name}", replicas, timeout=120)
     elapsed = time.monotonic() - started
     demo.kubectl("-n", NAMESPACE, "delete", "deployment", name, "--wait=true", "--timeout=60s")
     return elapsed

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import hvac
 
+from vaultinject.lab.kube.harness import wait_for
+
 HERE = Path(__file__).resolve().parent
 NAMESPACE = "shop"
 GREETING, ROTATED = "hello from Vault", "hello again, rotated"
@@ -58,11 +60,10 @@ def vaultinject(*args: str, stdin: str = "", env: dict[str, str] | None = None) 
 
 
 def wait(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise DemoFailed(f"timed out waiting for {what}")
-        time.sleep(0.2)
+    try:
+        wait_for(check, timeout=timeout, interval=0.2)
+    except TimeoutError:
+        raise DemoFailed(f"timed out waiting for {what}") from None
 
 
 class Demo:

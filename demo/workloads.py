@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from demo.run import HERE, NAMESPACE, Demo
+from demo.run import HERE, NAMESPACE, Demo, wait
+from vaultinject.lab.controllers.replicaset import is_ready
 
 
 def app_documents() -> list[dict[str, Any]]:
@@ -30,9 +31,14 @@ def pods(demo: Demo, selector: str) -> list[dict[str, Any]]:
     return list(json.loads(listing)["items"])
 
 
-def ready(pod: dict[str, Any]) -> bool:
-    conditions = pod.get("status", {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+def ready_pods(demo: Demo, selector: str) -> list[dict[str, Any]]:
+    return [pod for pod in pods(demo, selector) if is_ready(pod)]
+
+
+def wait_ready(demo: Demo, selector: str, count: int = 1, timeout: float = 60) -> list[dict[str, Any]]:
+    """The Ready pods of `selector`, once there are `count` of them."""
+    wait(f"{count} pod(s) {selector} Ready", lambda: len(ready_pods(demo, selector)) >= count, timeout)
+    return ready_pods(demo, selector)
 
 
 def logins(demo: Demo) -> int:

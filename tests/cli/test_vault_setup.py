@@ -377,9 +377,8 @@ def test_no_token_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert "no Vault token: set VAULT_TOKEN" in err
 
 
-def test_a_token_without_permission_gets_the_path_and_capability(
-    cluster: Cluster, vault: ThreadVault, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def read_only_token(cluster: Cluster, vault: ThreadVault, **options: bool) -> tuple[hvac.Client, str]:
+    """A Vault pod, Kubernetes auth enabled, and a token that may only read its mount and config."""
     cluster.vault_pod()
     hv = client(vault)
     hv.sys.enable_auth_method("kubernetes")
@@ -387,7 +386,13 @@ def test_a_token_without_permission_gets_the_path_and_capability(
         "reader",
         'path "sys/auth" { capabilities = ["read"] }\npath "auth/kubernetes/config" { capabilities = ["read"] }',
     )
-    weak = hv.auth.token.create(policies=["reader"])["auth"]["client_token"]
+    return hv, hv.auth.token.create(policies=["reader"], **options)["auth"]["client_token"]
+
+
+def test_a_token_without_permission_gets_the_path_and_capability(
+    cluster: Cluster, vault: ThreadVault, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hv, weak = read_only_token(cluster, vault)
     use(monkeypatch, vault, weak)
     code, out, _ = setup(capsys, *in_cluster(cluster))
     assert code == 1
@@ -443,14 +448,7 @@ def test_a_403_on_the_write_itself_names_the_path_and_capability(
     cluster: Cluster, vault: ThreadVault, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without the default policy the token may not ask sys/capabilities-self: Vault's 403 is the answer."""
-    cluster.vault_pod()
-    hv = client(vault)
-    hv.sys.enable_auth_method("kubernetes")
-    hv.sys.create_or_update_acl_policy(
-        "reader",
-        'path "sys/auth" { capabilities = ["read"] }\npath "auth/kubernetes/config" { capabilities = ["read"] }',
-    )
-    weak = hv.auth.token.create(policies=["reader"], no_default_policy=True)["auth"]["client_token"]
+    _, weak = read_only_token(cluster, vault, no_default_policy=True)
     use(monkeypatch, vault, weak)
     code, _, err = setup(capsys, *in_cluster(cluster))
     assert code == 1

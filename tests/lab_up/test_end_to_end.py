@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo.run import NAMESPACE, Demo, DemoFailed, wait
-from demo.workloads import deployment, logins, pods, prepare, ready
+from demo.run import NAMESPACE, Demo, DemoFailed
+from demo.workloads import deployment, logins, pods, prepare, wait_ready
 
 MODES = ("native", "classic", "init-only")
 
@@ -54,10 +54,9 @@ def test_an_injected_deployment_is_ready_with_its_files_and_the_app_never_ran_be
     before = logins(demo)
     demo.kubectl("apply", "-f", "-", stdin=json.dumps(deployment(name, mode)))
     try:
-        wait(f"{name} Ready", lambda: any(ready(p) for p in pods(demo, f"app={name}")), timeout=60)
+        (pod,) = wait_ready(demo, f"app={name}")
     except DemoFailed:
         pytest.fail(demo.kubectl("-n", NAMESPACE, "logs", f"deployment/{name}", "--all-containers"))
-    pod = next(p for p in pods(demo, f"app={name}") if ready(p))
     spec = pod["spec"]
     init_names = [c["name"] for c in spec.get("initContainers") or []]
     names = [c["name"] for c in spec["containers"]]
@@ -94,8 +93,7 @@ def test_a_workload_without_annotations_in_the_same_namespace_is_untouched(demo:
     plain["spec"]["template"]["metadata"]["annotations"] = {}
     plain["spec"]["template"]["spec"]["containers"][0]["command"] = ["/bin/sh", "-c", "sleep 3600"]
     demo.kubectl("apply", "-f", "-", stdin=json.dumps(plain))
-    wait("plain Ready", lambda: any(ready(p) for p in pods(demo, "app=plain")), timeout=60)
-    (pod,) = pods(demo, "app=plain")
+    (pod,) = wait_ready(demo, "app=plain")
     assert [c["name"] for c in pod["spec"]["containers"]] == ["app"]
     assert not pod["spec"].get("initContainers")
     assert not any(k.startswith("vault.hashicorp.com") for k in pod["metadata"].get("annotations") or {})
@@ -109,7 +107,7 @@ def test_the_secret_files_have_the_annotated_mode_and_the_apps_owner(demo: Demo,
     script = "stat -c '%a %u %n' /vault/secrets/db.env /vault/secrets/config.txt; sleep 3600"
     document["spec"]["template"]["spec"]["containers"][0]["command"] = ["/bin/sh", "-c", script]
     demo.kubectl("apply", "-f", "-", stdin=json.dumps(document))
-    wait(f"{name} Ready", lambda: any(ready(p) for p in pods(demo, f"app={name}")), timeout=60)
+    wait_ready(demo, f"app={name}")
     log = demo.kubectl("-n", NAMESPACE, "logs", f"deployment/{name}", "-c", "app")
     assert "400 1000 /vault/secrets/db.env" in log
     assert re.search(r"^6[04]4 1000 /vault/secrets/config.txt$", log, re.MULTILINE), log

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import ssl
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +186,42 @@ def test_usage_errors_exit_2_with_a_message(args: tuple[str, ...], data_dir: Pat
     assert "error" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (data_dir / "lab.json").exists()
+
+
+def vault_health(addr: str, ca_file: Path) -> dict[str, Any]:
+    context = ssl.create_default_context(cafile=str(ca_file))
+    url = f"{addr}/v1/sys/health?standbyok=true&sealedcode=200&uninitcode=200"
+    with urllib.request.urlopen(url, context=context, timeout=5) as answer:  # noqa: S310 - https only
+        return dict(json.load(answer))
+
+
+def test_a_shamir_sealed_lab_vault_is_unsealed_by_up_and_comes_back_initialized(data_dir: Path) -> None:
+    """Without auto-unseal `lab up --vault` unseals with the key it kept (0600); a later `up` on the same
+    directory finds the same Vault initialized (its storage outlives the pods) and unseals it again."""
+    started = lab(
+        "up", "--nodes", "1", "--vault", "--no-vault-auto-unseal", "--data-dir", str(data_dir), "--detach"
+    )
+    assert started.returncode == 0, started.stderr
+    vault_dir = data_dir / "vault"
+    addr = re.search(r"export VAULT_ADDR=(\S+)", started.stdout)[1]  # type: ignore[index]
+    assert f"VAULT_CACERT={vault_dir / 'ca.crt'}" in started.stdout
+    assert "vault: initialized;" in started.stdout
+    for secret in ("root-token", "unseal-keys.json", "ca.key"):
+        assert (vault_dir / secret).stat().st_mode & 0o777 == 0o600, secret
+    token = (vault_dir / "root-token").read_text().strip()
+    key = json.loads((vault_dir / "unseal-keys.json").read_text())["keys"][0]
+    assert token not in started.stdout + started.stderr
+    assert key not in started.stdout + started.stderr
+    health = vault_health(addr, vault_dir / "ca.crt")
+    assert (health["initialized"], health["sealed"]) == (True, False)
+    labels = kubectl(data_dir, "get", "pods", "-n", "vault", "-l", "vault-sealed=false", "-o", "name").stdout
+    assert labels.split() == ["pod/vault-0", "pod/vault-1"]
+    assert lab("down", "--data-dir", str(data_dir)).returncode == 0
+
+    again = lab(
+        "up", "--nodes", "1", "--vault", "--no-vault-auto-unseal", "--data-dir", str(data_dir), "--detach"
+    )
+    assert again.returncode == 0, again.stderr
+    assert "vault: initialized;" not in again.stdout
+    assert (vault_dir / "root-token").read_text().strip() == token
+    assert vault_health(addr, vault_dir / "ca.crt")["sealed"] is False

@@ -130,3 +130,20 @@ def test_warnings_and_dry_run_and_other_operations() -> None:
 def test_what_is_not_an_admission_review_for_a_pod_is_named(body: bytes, message: str) -> None:
     with pytest.raises(BadReview, match=message):
         review(body, SETTINGS)
+
+
+def test_a_pod_nested_too_deeply_is_a_bad_review_not_a_crash() -> None:
+    """The pod is kept as raw bytes past the envelope; its depth is still bounded, as a 400."""
+    document = admission_review(pod(**OPTED_IN))
+    deep = "[" * 5000 + "]" * 5000
+    text = json.dumps(document).replace('"metadata": {', f'"metadata": {{"x": {deep}, ', 1)
+    with pytest.raises(BadReview, match="recursion"):
+        review(text.encode(), SETTINGS)
+
+
+def test_a_pod_of_the_wrong_type_names_request_object() -> None:
+    document = admission_review(pod(**OPTED_IN))
+    for wrong in ("a string", 42, None, ["a", "list"]):
+        document["request"]["object"] = wrong
+        with pytest.raises(BadReview, match=r"request\.object must be the Pod"):
+            review(json.dumps(document).encode(), SETTINGS)

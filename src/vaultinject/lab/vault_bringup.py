@@ -17,25 +17,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from vaultinject.lab import vault_workload as workload
+from vaultinject.lab.controllers.replicaset import is_ready
+from vaultinject.lab.kube.harness import wait_for
+from vaultinject.lab.kube.resources import REGISTRY
 from vaultinject.lab.kubelet.api import ApiClient, ApiError
 from vaultinject.lab.tls import CertificateAuthority, client_context
 
 JSON = dict[str, Any]
-
-# kind -> (API prefix, plural, namespaced)
-PATHS: dict[str, tuple[str, str, bool]] = {
-    "Namespace": ("/api/v1", "namespaces", False),
-    "ServiceAccount": ("/api/v1", "serviceaccounts", True),
-    "Secret": ("/api/v1", "secrets", True),
-    "Service": ("/api/v1", "services", True),
-    "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
-    "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
-    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
-    "StatefulSet": ("/apis/apps/v1", "statefulsets", True),
-}
+T = TypeVar("T")
 
 
 class VaultUpError(Exception):
@@ -82,8 +74,11 @@ def bring_up(
     context = client_context(ca.cert_pem)
     keys = _initialize(access, context, directory, say, started + timeout)
     if not auto_unseal:
+        # Each replica by its pod IP, which the certificate does not name: trusted by the CA alone.
+        by_ip = client_context(ca.cert_pem)
+        by_ip.check_hostname = False
         for address in addresses:
-            _unseal(f"https://{address}:{workload.PORT}", context, keys)
+            _unseal(f"https://{address}:{workload.PORT}", by_ip, keys)
     _wait_ready(api, pods, started + timeout)
     say(f"  vault: {replicas} replica(s) Ready, initialized and unsealed ({time.monotonic() - started:.1f}s)")
     return access
@@ -91,11 +86,8 @@ def bring_up(
 
 def apply(api: ApiClient, document: JSON, replace: bool = False) -> None:
     """Create `document`; one that exists is kept (or replaced, when `replace`)."""
-    prefix, plural, namespaced = PATHS[document["kind"]]
     metadata = document["metadata"]
-    collection = (
-        f"{prefix}/namespaces/{metadata['namespace']}/{plural}" if namespaced else f"{prefix}/{plural}"
-    )
+    collection = _collection(document)
     try:
         api.post_json(collection, document)
     except ApiError as error:
@@ -103,6 +95,16 @@ def apply(api: ApiClient, document: JSON, replace: bool = False) -> None:
             raise VaultUpError(f"cannot create {document['kind']} {metadata['name']}: {error}") from None
         if replace:
             api.put_json(f"{collection}/{metadata['name']}", document)
+
+
+def _collection(document: JSON) -> str:
+    """The URL path of the collection `document` belongs to, from the lab API server's own registry."""
+    resource = REGISTRY.by_kind(document["apiVersion"], document["kind"])
+    if resource is None:
+        raise VaultUpError(f"the lab serves no {document['apiVersion']} {document['kind']}")
+    prefix = f"/apis/{resource.group}/{resource.version}" if resource.group else f"/api/{resource.version}"
+    scope = f"/namespaces/{document['metadata']['namespace']}" if resource.namespaced else ""
+    return f"{prefix}{scope}/{resource.plural}"
 
 
 def _cluster_ip(api: ApiClient, name: str) -> str:
@@ -122,33 +124,32 @@ def _lab_ca(directory: Path) -> CertificateAuthority:
 
 def _wait_running(api: ApiClient, pods: list[str], deadline: float) -> list[str]:
     """The pods' IPs once each one's container has started."""
-    addresses: dict[str, str] = {}
-    while len(addresses) < len(pods):
-        for name in pods:
-            pod = api.get_json(f"/api/v1/namespaces/{workload.NAMESPACE}/pods/{name}") or {}
-            status = pod.get("status", {})
-            started = any("running" in (s.get("state") or {}) for s in status.get("containerStatuses") or [])
-            if started and status.get("podIP"):
-                addresses[name] = status["podIP"]
-        if len(addresses) < len(pods):
-            _check(deadline, f"pods {', '.join(p for p in pods if p not in addresses)} not running")
-            time.sleep(0.2)
-    return [addresses[name] for name in pods]
+
+    def addresses() -> list[str]:
+        found = [_pod(api, name).get("status", {}) for name in pods]
+        return [str(s["podIP"]) for s in found] if all(map(_started, found)) else []
+
+    return _until(addresses, deadline, f"pods {', '.join(pods)} running")
+
+
+def _started(status: JSON) -> bool:
+    containers = status.get("containerStatuses") or []
+    return bool(status.get("podIP")) and any("running" in (c.get("state") or {}) for c in containers)
 
 
 def _wait_ready(api: ApiClient, pods: list[str], deadline: float) -> None:
-    while True:
-        waiting = [name for name in pods if not _ready(api, name)]
-        if not waiting:
-            return
-        _check(deadline, f"pods {', '.join(waiting)} not Ready")
-        time.sleep(0.2)
+    _until(lambda: all(is_ready(_pod(api, name)) for name in pods), deadline, f"pods {', '.join(pods)} Ready")
 
 
-def _ready(api: ApiClient, name: str) -> bool:
-    pod = api.get_json(f"/api/v1/namespaces/{workload.NAMESPACE}/pods/{name}") or {}
-    conditions = pod.get("status", {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+def _pod(api: ApiClient, name: str) -> JSON:
+    return api.get_json(f"/api/v1/namespaces/{workload.NAMESPACE}/pods/{name}") or {}
+
+
+def _until(predicate: Callable[[], T], deadline: float, what: str) -> T:
+    try:
+        return wait_for(predicate, timeout=max(0.0, deadline - time.monotonic()), interval=0.2)
+    except TimeoutError:
+        raise VaultUpError(f"the lab Vault did not come up: waited for {what}") from None
 
 
 def _initialize(
@@ -156,12 +157,12 @@ def _initialize(
 ) -> list[str]:
     """Initialize once (the keys and root token go to files); later runs read the keys back."""
     keys_file = directory / "unseal-keys.json"
-    while True:
+
+    def init_status() -> JSON:
         status, body = _call(access.addr, context, "GET", "/v1/sys/init")
-        if status == 200:
-            break
-        _check(deadline, f"Vault's sys/init answered {status}")
-        time.sleep(0.2)
+        return body if status == 200 else {}
+
+    body = _until(init_status, deadline, "Vault to answer sys/init")
     if body.get("initialized"):
         return list(json.loads(keys_file.read_text())["keys"]) if keys_file.exists() else []
     status, body = _call(
@@ -207,8 +208,3 @@ def _write_private(path: Path, text: str) -> None:
     path.touch(mode=0o600)
     path.chmod(0o600)
     path.write_text(text)
-
-
-def _check(deadline: float, what: str) -> None:
-    if time.monotonic() > deadline:
-        raise VaultUpError(f"the lab Vault did not come up: {what}")

@@ -27,6 +27,7 @@ TLS_SECRET = "vault-tls"
 STORAGE_CLAIM = "vault-storage"
 SELECTOR = {"app.kubernetes.io/name": "vault", "app.kubernetes.io/instance": "vault", "component": "server"}
 SERVICES = ("vault", "vault-active", "vault-standby", "vault-internal")
+ROLE_SELECTORS = {"vault-active": {"vault-active": "true"}, "vault-standby": {"vault-active": "false"}}
 
 
 def manifests(replicas: int = 2, auto_unseal: bool = True) -> list[JSON]:
@@ -104,22 +105,19 @@ def _auth_delegator_binding() -> JSON:
 
 
 def _service(name: str) -> JSON:
-    selector = dict(SELECTOR)
-    labels = {"app.kubernetes.io/name": f"{name}", "app.kubernetes.io/instance": "vault"}
+    """vault-helm's Services: `-active` and `-standby` select on the label Vault writes on its pod."""
+    role = ROLE_SELECTORS.get(name, {})
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "vault"}
+    labels |= role if name == "vault-active" else {}
     spec: JSON = {
         "publishNotReadyAddresses": True,
         "ports": [
             {"name": "https", "port": PORT, "targetPort": PORT},
             {"name": "https-internal", "port": CLUSTER_PORT, "targetPort": CLUSTER_PORT},
         ],
-        "selector": selector,
+        "selector": SELECTOR | role,
     }
-    if name == "vault-active":
-        selector["vault-active"] = "true"
-        labels["vault-active"] = "true"
-    elif name == "vault-standby":
-        selector["vault-active"] = "false"
-    elif name == "vault-internal":
+    if name == "vault-internal":
         spec["clusterIP"] = "None"
     return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, **labels), "spec": spec}
 
