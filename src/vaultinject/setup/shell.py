@@ -271,12 +271,8 @@ async def gather(vault: VaultSide, kube: k8s.Kube, options: Options) -> Evidence
     )
     if mode == planning.IN_CLUSTER:
         allowed = await can_review(kube, options.vault_namespace, options.vault_service_account)
-        return _replace(evidence, vault_can_review=allowed)
-    return _replace(evidence, reviewer=await _reviewer(kube, options))
-
-
-def _replace(evidence: Evidence, **changes: Any) -> Evidence:
-    return dataclasses.replace(evidence, **changes)
+        return dataclasses.replace(evidence, vault_can_review=allowed)
+    return dataclasses.replace(evidence, reviewer=await _reviewer(kube, options))
 
 
 def _role(vault: VaultSide, mount: str, name: str) -> dict[str, Any] | None:
