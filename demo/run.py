@@ -23,11 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import hvac
+import yaml
 
 from vaultinject.lab.kube.harness import wait_for
 
 HERE = Path(__file__).resolve().parent
 NAMESPACE = "shop"
+AUDIT_LOG = "/vault/data/audit.log"
 GREETING, ROTATED = "hello from Vault", "hello again, rotated"
 STARTED = time.monotonic()
 
@@ -91,7 +93,9 @@ class Demo:
         )
 
     def prepare_vault(self) -> None:
-        step("put the app's secrets in Vault (a KV v2 secret and a database role)")
+        step("put the app's secrets in Vault (a KV v2 secret and a database role), with an audit log")
+        # each replica's own volume (data-vault-N), as vault-helm's auditStorage puts it
+        self.root.sys.enable_audit_device("file", options={"file_path": AUDIT_LOG})
         self.root.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
         self.root.secrets.kv.v2.create_or_update_secret(
             path=f"{NAMESPACE}/config", secret={"greeting": GREETING}, mount_point="secret"
@@ -126,10 +130,11 @@ class Demo:
             if not line.startswith(("     ", "[")):
                 show(line)
 
-    def install(self) -> None:
+    def install(self, webhook_env: dict[str, str] | None = None) -> None:
+        """`webhook_env`: variables added to the webhook's container (the tests' short TLS lifetimes)."""
         step("install the webhook: vaultinject install | kubectl apply -f -")
         manifests = vaultinject("install", "--vault-cacert", self.env["VAULT_CACERT"], env=self.env)
-        self.kubectl("apply", "-f", "-", stdin=manifests)
+        self.kubectl("apply", "-f", "-", stdin=_with_webhook_env(manifests, webhook_env or {}))
         self.kubectl("-n", "vaultinject", "rollout", "status", "deployment/vaultinject", "--timeout=60s")
         show(
             "webhook Ready: "
@@ -205,6 +210,17 @@ class Demo:
         pods = json.loads(self.kubectl("-n", NAMESPACE, "get", "pods", "-l", "app=shop-app", "-o", "json"))
         statuses = pods["items"][0]["status"].get("containerStatuses") or []
         return sum(int(s.get("restartCount", 0)) for s in statuses)
+
+
+def _with_webhook_env(manifests: str, env: dict[str, str]) -> str:
+    if not env:
+        return manifests
+    documents = [d for d in yaml.safe_load_all(manifests) if d]
+    for document in documents:
+        if document["kind"] == "Deployment":
+            container = document["spec"]["template"]["spec"]["containers"][0]
+            container["env"] = [*container.get("env", []), *({"name": k, "value": v} for k, v in env.items())]
+    return yaml.safe_dump_all(documents)
 
 
 def _exported(output: str, name: str) -> str:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
-from demo.run import HERE, NAMESPACE, Demo, wait
+from demo.run import AUDIT_LOG, HERE, NAMESPACE, Demo, wait
 from vaultinject.lab.controllers.replicaset import is_ready
+from vaultinject.lab.vault_workload import NAMESPACE as VAULT_NAMESPACE
+
+AUDIT_LOG_NAME = AUDIT_LOG.rsplit("/", 1)[1]
+LOGIN_PATH = "auth/kubernetes/login"
 
 
 def app_documents() -> list[dict[str, Any]]:
@@ -41,13 +46,39 @@ def wait_ready(demo: Demo, selector: str, count: int = 1, timeout: float = 60) -
     return ready_pods(demo, selector)
 
 
+def audit_entries(demo: Demo) -> Iterator[dict[str, Any]]:
+    """Every entry of every Vault replica's audit log (each on its own volume, data-vault-N)."""
+    for log in sorted((demo.data_dir / "claims" / VAULT_NAMESPACE).glob(f"data-vault-*/{AUDIT_LOG_NAME}")):
+        for line in log.read_text().splitlines():
+            if line.strip():
+                yield json.loads(line)
+
+
+def responses(demo: Demo, path: str) -> list[dict[str, Any]]:
+    """The audit log's answers to requests on `path` that succeeded."""
+    return [
+        entry
+        for entry in audit_entries(demo)
+        if entry["type"] == "response" and entry["request"]["path"] == path and not entry.get("error")
+    ]
+
+
 def logins(demo: Demo) -> int:
-    """Kubernetes logins so far: the tokens they gave, in Vault's token store (one per login)."""
-    accessors = demo.root.list("auth/token/accessors") or {}
-    paths = (
-        demo.root.auth.token.lookup_accessor(a)["data"].get("path", "") for a in accessors["data"]["keys"]
-    )
-    return sum(path.startswith("auth/kubernetes/login") for path in paths)
+    """Successful Kubernetes auth logins so far, from Vault's audit log."""
+    return sum(bool((entry.get("response") or {}).get("auth")) for entry in responses(demo, LOGIN_PATH))
+
+
+def scale_vault(demo: Demo, replicas: int) -> None:
+    """Scale Vault's StatefulSet and wait: for its pods to be gone, or for `replicas` Ready ones."""
+    demo.kubectl("-n", VAULT_NAMESPACE, "scale", "statefulset", "vault", f"--replicas={replicas}")
+
+    def settled() -> bool:
+        listing = json.loads(demo.kubectl("-n", VAULT_NAMESPACE, "get", "pods", "-o", "json"))["items"]
+        if replicas == 0:
+            return not listing
+        return sum(is_ready(pod) for pod in listing) >= replicas
+
+    wait(f"Vault at {replicas} replica(s)", settled, timeout=60)
 
 
 def prepare(demo: Demo) -> None:
