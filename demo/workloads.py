@@ -11,6 +11,7 @@ import yaml
 
 from demo.run import AUDIT_LOG, HERE, NAMESPACE, Demo, wait
 from vaultinject.lab.controllers.replicaset import is_ready
+from vaultinject.lab.kube.harness import LabKube
 from vaultinject.lab.vault_workload import NAMESPACE as VAULT_NAMESPACE
 
 AUDIT_LOG_NAME = AUDIT_LOG.rsplit("/", 1)[1]
@@ -81,14 +82,27 @@ def scale_vault(demo: Demo, replicas: int) -> None:
     wait(f"Vault at {replicas} replica(s)", settled, timeout=60)
 
 
-def prepare(demo: Demo) -> None:
-    """The demo's cluster up to the app: lab and Vault, secrets, vault-setup, the webhook, and namespace
-    `shop` labelled for injection with the app's service account."""
+def prepare(demo: Demo, webhook_env: dict[str, str] | None = None) -> None:
+    """The demo's cluster up to the app: lab and Vault, secrets, vault-setup, the webhook (its container
+    given `webhook_env`), and namespace `shop` labelled for injection with the app's service account."""
     demo.start_lab()
     demo.prepare_vault()
     demo.setup_vault()
-    demo.install()
+    demo.install(webhook_env)
     demo.kubectl("create", "namespace", NAMESPACE)
     demo.kubectl("label", "namespace", NAMESPACE, "vaultinject.io/inject=enabled")
     account = next(d for d in app_documents() if d["kind"] == "ServiceAccount")
     demo.kubectl("apply", "-f", "-", stdin=json.dumps(account))
+
+
+def api(demo: Demo) -> LabKube:
+    """The lab API server as its admin, for requests too many for one kubectl process each."""
+    config = yaml.safe_load((demo.data_dir / "kubeconfig").read_text())
+    kube_dir = demo.data_dir / "kube"
+    return LabKube(
+        url=config["clusters"][0]["cluster"]["server"],
+        kubeconfig=demo.data_dir / "kubeconfig",
+        admin_token=config["users"][0]["user"]["token"],
+        ca_file=kube_dir / "pki" / "ca.crt",
+        data_dir=kube_dir,
+    )
