@@ -53,8 +53,15 @@ class Cluster:
         pod = self.kube.create_pod(self.app_ns, f"app-{uuid.uuid4().hex[:6]}", service_account="app")
         return self.kube.mint_token(self.app_ns, "app", pod=pod)
 
-    def flags(self) -> list[str]:
-        return ["--vault-namespace", self.vault_ns]
+    def flags(self, healer: bool = False) -> list[str]:
+        """The healer's access has tests of its own (test_healer_access_*): the rest leave it out."""
+        if healer:
+            return ["--vault-namespace", self.vault_ns, "--healer-namespace", self.healer_ns]
+        return ["--vault-namespace", self.vault_ns, "--no-healer-access"]
+
+    @property
+    def healer_ns(self) -> str:
+        return f"vaultinject-{self.vault_ns.removeprefix('vault-')}"
 
 
 @pytest.fixture
@@ -121,8 +128,8 @@ def claims(jwt: str) -> dict[str, Any]:
     return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
 
-def in_cluster(cluster: Cluster, *extra: str) -> list[str]:
-    return [*cluster.flags(), "--kubernetes-host", cluster.kube.url, *extra]
+def in_cluster(cluster: Cluster, *extra: str, healer: bool = False) -> list[str]:
+    return [*cluster.flags(healer), "--kubernetes-host", cluster.kube.url, *extra]
 
 
 # -- Vault in the cluster --------------------------------------------------------------------------
@@ -486,3 +493,53 @@ def test_a_ca_file_without_a_certificate_is_a_usage_error(
     assert code == 2
     assert f"cannot load the Vault CA file {bogus}" in err
     assert "Traceback" not in err
+
+
+# -- the healer's and the canary's access ------------------------------------------------------------
+
+
+def test_healer_access_lets_the_healer_log_in_by_jwt_and_rewrite_only_the_config_without_a_reviewer_token(
+    cluster: Cluster, vault: ThreadVault, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster.vault_pod()
+    use(monkeypatch, vault)
+    code, out, _ = setup(capsys, *in_cluster(cluster, healer=True))
+    assert code == 0, out
+    assert "write policy vaultinject-healer" in out
+    assert "enable the JWT auth method at auth/vaultinject-jwt/" in out
+    namespace = cluster.healer_ns
+    cluster.kube.ensure_service_account(namespace, "vaultinject-healer")
+    healer_jwt = cluster.kube.mint_token(namespace, "vaultinject-healer", audiences=["vaultinject-healer"])
+    healer = hvac.Client(url=vault.url)
+    healer.auth.jwt.jwt_login("vaultinject-healer", healer_jwt, path="vaultinject-jwt")
+    assert healer.lookup_token()["data"]["policies"] == ["default", "vaultinject-healer"]
+    current = healer.read("auth/kubernetes/config")["data"]
+    healer.write("auth/kubernetes/config", kubernetes_host=current["kubernetes_host"])
+    with pytest.raises(hvac.exceptions.Forbidden):
+        healer.write(
+            "auth/kubernetes/config", kubernetes_host=current["kubernetes_host"], token_reviewer_jwt="x"
+        )
+    with pytest.raises(hvac.exceptions.Forbidden):
+        healer.sys.list_auth_methods()
+    other_jwt = cluster.kube.mint_token(namespace, "vaultinject-canary", audiences=["vaultinject-healer"])
+    with pytest.raises(hvac.exceptions.InvalidRequest):  # bound to the healer's service account only
+        hvac.Client(url=vault.url).auth.jwt.jwt_login("vaultinject-healer", other_jwt, path="vaultinject-jwt")
+
+    code, out, _ = setup(capsys, *in_cluster(cluster, healer=True))
+    assert (code, "nothing to do" in out) == (0, True), out
+
+
+def test_healer_access_gives_the_canary_a_login_whose_token_can_do_nothing(
+    cluster: Cluster, vault: ThreadVault, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster.vault_pod()
+    use(monkeypatch, vault)
+    code, out, _ = setup(capsys, *in_cluster(cluster, healer=True))
+    assert code == 0, out
+    assert f"create service account {cluster.healer_ns}/vaultinject-canary for canary logins" in out
+    canary_jwt = cluster.kube.mint_token(cluster.healer_ns, "vaultinject-canary")
+    canary = hvac.Client(url=vault.url)
+    answer = canary.auth.kubernetes.login("vaultinject-canary", canary_jwt)
+    assert answer["auth"]["policies"] == []
+    with pytest.raises(hvac.exceptions.Forbidden):
+        canary.lookup_token()  # not even the default policy

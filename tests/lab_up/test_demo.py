@@ -20,7 +20,8 @@ def test_the_demo_tells_the_whole_story_and_leaves_nothing_running(tmp_path: Pat
     assert result.returncode == 0, out + result.stderr
     assert "vault: 2 replica(s) Ready, initialized and unsealed" in out
     assert "kubernetes_host https://kubernetes.default.svc only (no stored reviewer token" in out
-    assert "done: 4 steps applied" in out
+    assert "done: 11 steps applied" in out  # 4 for the app, 7 for the healer's and the canary's access
+    assert "write policy vaultinject-healer: read and rewrite auth/kubernetes/config" in out
     states = re.findall(r"shop-app-\S+\s+(\d/2)\s+(\S+)", out)
     assert ("0/2", "Init:0/1") in states
     assert states[-1] == ("2/2", "Running")

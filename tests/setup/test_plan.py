@@ -8,19 +8,17 @@ from typing import Any
 
 import pytest
 
+from vaultinject.setup.actions import FromSecret, KubeCreate, VaultWrite
 from vaultinject.setup.plan import (
     IN_CLUSTER,
     OUTSIDE,
     Detection,
     Evidence,
-    FromSecret,
-    KubeCreate,
     Need,
     Options,
     PolicyRequest,
     Reviewer,
     RoleRequest,
-    VaultWrite,
     decide_mode,
     make_plan,
     missing,
@@ -40,8 +38,8 @@ GOOD_CONFIG: dict[str, Any] = {
     "token_reviewer_jwt_set": False,
     "use_annotations_as_alias_metadata": False,
 }
-IN = Options(vault_in_cluster=True)
-OUT = Options(vault_in_cluster=False)
+IN = Options(vault_in_cluster=True, healer=None)  # the healer's access: tests/setup/test_healer_access.py
+OUT = Options(vault_in_cluster=False, healer=None)
 
 
 def evidence(**changes: Any) -> Evidence:

@@ -17,6 +17,7 @@ from vaultinject.cli.connect import (
     add_vault_options,
     vault_settings,
 )
+from vaultinject.setup.healer_access import HealerAccess
 from vaultinject.setup.plan import (
     IN_CLUSTER,
     Options,
@@ -45,6 +46,11 @@ Configure Vault for injection the robust way, idempotently. It prints the plan f
 - Either way, the identity that reviews tokens must be allowed to create TokenReviews (checked with a
   SubjectAccessReview). For Vault's own service account, vault-setup refuses with the kubectl command
   that fixes it, or creates the binding itself with --grant-auth-delegator.
+- The access of `heal`, the healer and doctor's canary (--no-healer-access leaves it out): policy
+  vaultinject-healer (read and rewrite auth/<mount>/config, token_reviewer_jwt denied); a JWT auth
+  mount (auth/vaultinject-jwt/) holding the cluster's service-account signing keys, with role
+  vaultinject-healer for the healer's service account, so the healer logs in without the mount it
+  repairs; role vaultinject-canary on auth/<mount>/ with no policy, and its service account.
 - Optionally, write a role (--role) and its policies (--policy-file, or --secret-path for a read-only
   policy).
 """
@@ -63,7 +69,12 @@ Vault permissions: the token needs these, never root.
   auth/<mount>/config         read, update
   auth/<mount>/role/<role>    read, create/update   (with --role)
   sys/policies/acl/<policy>   read, create/update   (with --policy-file or --secret-path)
-Kubernetes permissions: create subjectaccessreviews. Without --vault-in-cluster or
+  sys/policies/acl/vaultinject-healer, auth/vaultinject-jwt/config, auth/vaultinject-jwt/role/
+  vaultinject-healer, auth/<mount>/role/vaultinject-canary: read, create/update; sys/auth/vaultinject-jwt
+  update, sudo (only when absent)   (all but with --no-healer-access)
+Kubernetes permissions: create subjectaccessreviews; get /openid/v1/jwks and
+/.well-known/openid-configuration, get namespaces and serviceaccounts in --healer-namespace, and create
+them when absent (all but with --no-healer-access). Without --vault-in-cluster or
 --vault-outside-cluster, also list pods in --vault-namespace. With --grant-auth-delegator, create
 clusterrolebindings. Outside the cluster, also get/create namespaces, serviceaccounts, secrets and
 clusterrolebindings.
@@ -126,6 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     add("--reviewer-service-account", default="vault-token-reviewer",
         help="outside the cluster: the reviewer service account (vault-token-reviewer; its token Secret "
         "is <name>-token)")  # fmt: skip
+    healer = parser.add_argument_group("the healer's access")
+    healer.add_argument(
+        "--no-healer-access",
+        action="store_true",
+        help="leave out the healer's policy, JWT mount and role, and the canary's role and service account",
+    )
+    healer.add_argument(
+        "--healer-namespace",
+        default="vaultinject",
+        metavar="NS",
+        help="the namespace of the healer's and the canary's service accounts (vaultinject: install's)",
+    )
     roles = parser.add_argument_group("role and policies (optional)")
     roles.add_argument("--role", help="write this Kubernetes auth role")
     roles.add_argument(
@@ -217,6 +240,7 @@ def options_from(arguments: argparse.Namespace) -> Options:
         reviewer_service_account=arguments.reviewer_service_account,
         roles=roles,
         policies=policies,
+        healer=None if arguments.no_healer_access else HealerAccess(namespace=arguments.healer_namespace),
     )
 
 

@@ -13,6 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vaultinject.setup.actions import (
+    FromSecret,
+    KubeCreate,
+    Refusal,
+    Step,
+    VaultWrite,
+    action_json,
+)
+from vaultinject.setup.healer_access import HealerAccess, HealerEvidence, healer_steps
+
 MINIMUM_VERSION = (1, 9, 3)
 DEFAULT_IN_CLUSTER_HOST = "https://kubernetes.default.svc"
 AUTH_DELEGATOR = "system:auth-delegator"
@@ -31,63 +41,6 @@ CONFIG_DEFAULTS: dict[str, Any] = {
 
 
 # -- what the plan does -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FromSecret:
-    """A value read at apply time from `data[key]` of a Secret (base64-decoded); never printed."""
-
-    namespace: str
-    name: str
-    key: str
-
-    def __str__(self) -> str:
-        return f"<{self.key} of Secret {self.namespace}/{self.name}>"
-
-
-@dataclass(frozen=True)
-class VaultWrite:
-    """One Vault API write: `method /v1/<path>` with a JSON body."""
-
-    path: str
-    body: Mapping[str, Any]
-    method: str = "POST"
-    capabilities: tuple[str, ...] = ("update",)  # any one of these suffices ...
-    sudo: bool = False  # ... plus `sudo` when set
-
-    def describe(self) -> str:
-        return f"{self.method} {self.path} {render_body(self.body)}"
-
-
-@dataclass(frozen=True)
-class KubeCreate:
-    """Create one Kubernetes object (`body` is its manifest)."""
-
-    kind: str
-    name: str
-    body: Mapping[str, Any]
-    namespace: str | None = None
-    wait_for_token: bool = False  # a token Secret: wait until the token controller fills it
-
-    def describe(self) -> str:
-        where = f" in namespace {self.namespace}" if self.namespace else ""
-        return f"create {self.kind} {self.name}{where}"
-
-
-Action = VaultWrite | KubeCreate
-
-
-@dataclass(frozen=True)
-class Step:
-    description: str
-    why: str
-    action: Action
-
-
-@dataclass(frozen=True)
-class Refusal:
-    cause: str
-    fix: str
 
 
 @dataclass(frozen=True)
@@ -132,6 +85,7 @@ class Options:
     reviewer_service_account: str = "vault-token-reviewer"
     roles: tuple[RoleRequest, ...] = ()
     policies: tuple[PolicyRequest, ...] = ()
+    healer: HealerAccess | None = field(default_factory=HealerAccess)  # None: --no-healer-access
 
     @property
     def reviewer_secret(self) -> str:
@@ -176,6 +130,7 @@ class Evidence:
     reviewer: Reviewer = field(default_factory=Reviewer)
     roles: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
     policies: Mapping[str, str | None] = field(default_factory=dict)
+    healer: HealerEvidence = field(default_factory=HealerEvidence)
 
 
 # -- planning -----------------------------------------------------------------------------------
@@ -234,6 +189,10 @@ def make_plan(options: Options, evidence: Evidence) -> Plan:
         _outside_steps(options, evidence, steps, refusals, notes)
     _policy_steps(options, evidence, steps)
     _role_steps(options, evidence, steps, notes)
+    if options.healer is not None:
+        access_steps, access_refusals = healer_steps(options.healer, options.mount_path, evidence.healer)
+        steps += access_steps
+        refusals += access_refusals
     return Plan(mode, reason, tuple(steps), tuple(refusals), tuple(notes))
 
 
@@ -652,42 +611,6 @@ def permission_refusal(need: Need, have: list[str] | None, refused_by: str = "")
 
 
 # -- rendering ----------------------------------------------------------------------------------
-
-
-def render_value(value: Any) -> Any:
-    """A body value as the plan shows it: placeholders by name, PEM by size, never a token."""
-    if isinstance(value, FromSecret):
-        return str(value)
-    if isinstance(value, str) and "-----BEGIN" in value:
-        count = value.count("-----BEGIN")
-        return f"<PEM, {count} block{'s' if count != 1 else ''}>"
-    if isinstance(value, list):
-        return [render_value(item) for item in value]
-    if isinstance(value, Mapping):
-        return {key: render_value(item) for key, item in value.items()}
-    return value
-
-
-def render_body(body: Mapping[str, Any]) -> str:
-    return json.dumps(render_value(body), sort_keys=False)
-
-
-def action_json(action: Action) -> dict[str, Any]:
-    if isinstance(action, VaultWrite):
-        return {
-            "api": "vault",
-            "method": action.method,
-            "path": action.path,
-            "body": render_value(action.body),
-        }
-    return {
-        "api": "kubernetes",
-        "verb": "create",
-        "kind": action.kind,
-        "name": action.name,
-        "namespace": action.namespace,
-        "body": render_value(action.body),
-    }
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:

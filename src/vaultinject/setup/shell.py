@@ -19,19 +19,17 @@ from lightkube.resources.core_v1 import Namespace, Pod, Secret, ServiceAccount
 from lightkube.resources.rbac_authorization_v1 import ClusterRoleBinding
 
 from vaultinject import kube as k8s
+from vaultinject.kube.oidc import signing_keys
 from vaultinject.setup import plan as planning
+from vaultinject.setup.actions import FromSecret, KubeCreate, Refusal, Step, VaultWrite
+from vaultinject.setup.healer_access import HealerAccess, HealerEvidence
 from vaultinject.setup.plan import (
     Detection,
     Evidence,
-    FromSecret,
-    KubeCreate,
     Need,
     Options,
     Plan,
-    Refusal,
     Reviewer,
-    Step,
-    VaultWrite,
 )
 from vaultinject.vault.client import VaultClient
 from vaultinject.vault.errors import NotFound, PermissionDenied, VaultError
@@ -148,6 +146,14 @@ def vault_read_paths(options: Options) -> list[str]:
     paths = ["sys/auth", f"sys/auth/{mount}", f"auth/{mount}/config"]
     paths += [f"auth/{mount}/role/{role.name}" for role in options.roles]
     paths += [f"sys/policies/acl/{policy.name}" for policy in options.policies]
+    if (access := options.healer) is not None:
+        jwt = access.jwt_mount.strip("/")
+        paths += [
+            f"sys/policies/acl/{access.policy}",
+            f"auth/{jwt}/config",
+            f"auth/{jwt}/role/{access.healer_role}",
+        ]
+        paths += [f"auth/{mount}/role/{access.canary_role}"]
     return paths
 
 
@@ -269,10 +275,46 @@ async def gather(vault: VaultSide, kube: k8s.Kube, options: Options) -> Evidence
         roles={r.name: _role(vault, mount, r.name) if mounted else None for r in options.roles},
         policies={p.name: _policy(vault, p.name) for p in options.policies},
     )
+    if options.healer is not None:
+        healer = await _healer_evidence(vault, kube, options, mounts)
+        evidence = dataclasses.replace(evidence, healer=healer)
     if mode == planning.IN_CLUSTER:
         allowed = await can_review(kube, options.vault_namespace, options.vault_service_account)
         return dataclasses.replace(evidence, vault_can_review=allowed)
     return dataclasses.replace(evidence, reviewer=await _reviewer(kube, options))
+
+
+async def _healer_evidence(
+    vault: VaultSide, kube: k8s.Kube, options: Options, mounts: dict[str, str]
+) -> HealerEvidence:
+    access = options.healer or HealerAccess()
+    mount, jwt = options.mount_path, access.jwt_mount.strip("/")
+    mounted = mounts.get(f"{mount}/") == "kubernetes"
+    jwt_mounted = mounts.get(f"{jwt}/") == "jwt"
+    keys = await signing_keys(kube)
+    try:
+        namespace_exists = await _exists(kube, Namespace, access.namespace)
+        account_exists = namespace_exists and await _exists(
+            kube, ServiceAccount, access.canary_service_account, access.namespace
+        )
+    except k8s.KubeError as error:
+        raise _kube_failed(
+            f"look up service account {access.namespace}/{access.canary_service_account}", error
+        ) from None
+    return HealerEvidence(
+        issuer=keys.issuer,
+        signing_keys=keys.pems,
+        keys_error=keys.error,
+        policy=_policy(vault, access.policy),
+        jwt_config=vault.read(f"auth/{jwt}/config", "to compare the healer's login keys")
+        if jwt_mounted
+        else None,
+        healer_role=_role(vault, jwt, access.healer_role) if jwt_mounted else None,
+        canary_role=_role(vault, mount, access.canary_role) if mounted else None,
+        namespace_exists=namespace_exists,
+        canary_account_exists=account_exists,
+        auth_mounts=mounts,
+    )
 
 
 def _role(vault: VaultSide, mount: str, name: str) -> dict[str, Any] | None:
