@@ -279,3 +279,11 @@ def test_a_log_without_a_failed_login_has_no_verdict() -> None:
     assert classify_log(_our_lines("standard")) is None
     assert classify_log([]) is None
     assert classify_log(["not a log line", "{broken json"]) is None
+
+
+def test_a_bare_403_with_no_stored_reviewer_token_is_not_blamed_on_one() -> None:
+    verdict = classify_login(login(403, "permission denied"), review_ok(), reviewer_stored=False)
+    assert verdict.cause is Cause.TOKENREVIEW_SIDE
+    assert not heal_may_act(verdict.cause)
+    stored = classify_login(login(403, "permission denied"), review_ok(), reviewer_stored=True)
+    assert stored.cause is Cause.REVIEWER_TOKEN_DEAD

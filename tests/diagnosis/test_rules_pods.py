@@ -176,3 +176,13 @@ def test_pods_that_could_not_be_listed_are_unknown() -> None:
         (finding,) = rule(evidence, CONTEXT)
         assert finding.severity is Severity.UNKNOWN
         assert "forbidden" in finding.summary
+
+
+def test_pods_not_yet_at_their_agent_are_not_the_agents_failure() -> None:
+    unscheduled = stuck("pending", agent_state={"unknown": {}})  # a status with no state yet
+    queued = stuck("queued", agent_state={"waiting": {"reason": "PodInitializing"}})
+    terminating = dataclasses.replace(stuck("leaving"), terminating=True)
+    pulling = stuck("pull", agent_state={"waiting": {"reason": "ImagePullBackOff"}})
+    (finding,) = findings(with_pods(unscheduled, queued, terminating, pulling))
+    assert finding.summary.startswith("1 pod(s)")
+    assert finding.details[0].startswith("default/pull: vault-agent-init waiting (ImagePullBackOff)")

@@ -148,10 +148,15 @@ def _is_bare_denied(answer: VaultAnswer) -> bool:
 
 
 def classify_login(
-    login: VaultAnswer, review: TokenReviewAnswer | None = None, *, vault_may_review: bool | None = None
+    login: VaultAnswer,
+    review: TokenReviewAnswer | None = None,
+    *,
+    vault_may_review: bool | None = None,
+    reviewer_stored: bool | None = None,
 ) -> Classification:
     """Why a login failed, from Vault's answer and the API server's review of the same token.
-    `vault_may_review` is the SubjectAccessReview of Vault's reviewer, when known."""
+    `vault_may_review` is the SubjectAccessReview of Vault's reviewer and `reviewer_stored` the config's
+    `token_reviewer_jwt_set`, when known."""
     if login.error is not None:
         return Classification(Cause.UNKNOWN, f"the login was not tried: {login.error}")
     if login.network_error is not None:
@@ -167,7 +172,9 @@ def classify_login(
     if status == 429:
         return Classification(Cause.RATE_LIMITED, "Vault's rate-limit quota refused the login", shown)
     if _is_bare_denied(login):
-        return _behind_bare_denied(review, vault_may_review, shown)
+        return _behind_bare_denied(
+            review, shown, vault_may_review=vault_may_review, reviewer_stored=reviewer_stored
+        )
     named = classify_text(login.errors)
     if named is not None:
         return named
@@ -177,7 +184,11 @@ def classify_login(
 
 
 def _behind_bare_denied(
-    review: TokenReviewAnswer | None, vault_may_review: bool | None, shown: str
+    review: TokenReviewAnswer | None,
+    shown: str,
+    *,
+    vault_may_review: bool | None,
+    reviewer_stored: bool | None,
 ) -> Classification:
     """A bare 403: the TokenReview of the same token tells which side failed."""
     if review is None or review.error is not None or review.status is None:
@@ -215,6 +226,14 @@ def _behind_bare_denied(
                 Cause.REVIEWER_FORBIDDEN,
                 "the API server accepts the client's token, but Vault's service account may not create "
                 "tokenreviews, so Vault's own review is refused",
+                answered,
+            )
+        if reviewer_stored is False:
+            return Classification(
+                Cause.TOKENREVIEW_SIDE,
+                "the API server accepts the client's token, yet Vault refuses it with a bare 403; no "
+                "reviewer token is stored, so Vault's own review fails for another reason (its CA, its "
+                "network path to the API server, its pod's token)",
                 answered,
             )
         return Classification(

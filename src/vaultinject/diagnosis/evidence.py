@@ -24,6 +24,7 @@ STATUS_ANNOTATION = vault_key("agent-inject-status")
 INIT_AGENT = "vault-agent-init"  # upstream's names, kept by our injector
 SIDECAR_AGENT = "vault-agent"
 AGENT_CONTAINERS = (INIT_AGENT, SIDECAR_AGENT)
+QUEUED_REASONS = frozenset({"", "PodInitializing", "ContainerCreating"})  # waiting its turn, not failing
 
 Json = Mapping[str, Any]
 
@@ -315,6 +316,15 @@ class AgentContainer:
         return True
 
     @property
+    def failing(self) -> bool:
+        """Whether it is failing rather than queued: waiting for a reason other than its turn to start."""
+        return (
+            self.crash_looping
+            or self.state == "terminated"
+            or (self.state == "waiting" and self.reason not in QUEUED_REASONS)
+        )
+
+    @property
     def crash_looping(self) -> bool:
         return self.reason == "CrashLoopBackOff" or (self.restart_count >= 3 and self.state != "running")
 
@@ -337,6 +347,7 @@ class PodEvidence:
     name: str
     created_at: float | None = None
     phase: str = ""
+    terminating: bool = False  # it has a deletionTimestamp
     owner: Owner | None = None
     opted_in: bool = False
     injected: bool = False
@@ -373,6 +384,7 @@ class PodEvidence:
             name=str(metadata.get("name") or ""),
             created_at=parse_time(metadata.get("creationTimestamp")),
             phase=str(status.get("phase") or ""),
+            terminating=bool(metadata.get("deletionTimestamp")),
             owner=owner,
             opted_in=_opted_in(annotations.get(INJECT_ANNOTATION)),
             injected=bool(agents) or annotations.get(STATUS_ANNOTATION) == "injected",

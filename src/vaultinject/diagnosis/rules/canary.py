@@ -68,7 +68,9 @@ def canary_login(evidence: Evidence, _context: Context) -> Iterator[Verdict]:
         return
     delegator = evidence.auth_delegator
     may_review = delegator.allowed if delegator is not None and delegator.known else None
-    verdict = classify_login(canary.login, canary.review, vault_may_review=may_review)
+    config = evidence.auth_config
+    stored = config.token_reviewer_jwt_set if config is not None and config.known else None
+    verdict = classify_login(canary.login, canary.review, vault_may_review=may_review, reviewer_stored=stored)
     observed = refs(canary.login, canary.review, delegator if may_review is False else None)
     if verdict.cause is Cause.OK:
         yield ok(f"the canary login with role {canary.role} succeeds", canary.login, canary.review)

@@ -19,15 +19,18 @@ RESTARTABLE = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 
 def stuck_agent(pod: PodEvidence, now: float, after: float) -> tuple[AgentContainer, str] | None:
     """The agent holding an opted-in, injected pod back for over `after` seconds, and how; else None."""
-    if not (pod.opted_in and pod.injected) or pod.phase in TERMINAL_PHASES or pod.created_at is None:
+    if not (pod.opted_in and pod.injected) or pod.phase in TERMINAL_PHASES or pod.terminating:
+        return None
+    if pod.created_at is None or now - pod.created_at <= after:
         return None
     age = now - pod.created_at
-    if age <= after:
-        return None
     for agent in pod.agents:
         if agent.kind == "sidecar" or agent.finished:
             continue
-        return agent, _how(agent, age)
+        # An agent not yet started (no status, or queued behind another init container) is not the
+        # agent's failure: the pod may be unscheduled or pulling images.
+        if agent.state == "running" or agent.failing:
+            return agent, _how(agent, age)
     return None
 
 
