@@ -287,3 +287,14 @@ def test_a_bare_403_with_no_stored_reviewer_token_is_not_blamed_on_one() -> None
     assert not heal_may_act(verdict.cause)
     stored = classify_login(login(403, "permission denied"), review_ok(), reviewer_stored=True)
     assert stored.cause is Cause.REVIEWER_TOKEN_DEAD
+
+
+def test_hashicorp_agents_quoted_single_line_form_keeps_its_errors() -> None:
+    line = (
+        '2026-12-08T02:00:00.000Z [ERROR] auth.handler: error authenticating: error="Error making API '
+        "request.\\n\\nURL: PUT https://vault:8200/v1/auth/kubernetes/login\\nCode: 403. Errors:\\n\\n* "
+        'service account name not authorized\\n" backoff=1.2s'
+    )
+    verdict = classify_log([line])
+    assert verdict is not None
+    assert verdict.classification.cause is Cause.ROLE_OR_BINDING_MISMATCH

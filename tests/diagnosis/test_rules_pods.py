@@ -19,7 +19,7 @@ from tests.diagnosis.builders import (
     stamp,
 )
 from tests.diagnosis.test_classify import HASHICORP_BLOCK
-from vaultinject.diagnosis.evidence import Evidence, Owner, PodEvidence, Pods
+from vaultinject.diagnosis.evidence import AgentLog, Evidence, Owner, PodEvidence, Pods
 from vaultinject.diagnosis.findings import Finding, Severity
 from vaultinject.diagnosis.rules import Context
 from vaultinject.diagnosis.rules.pods import SHOWN_PODS, never_injected, stuck_agent, stuck_pods
@@ -186,3 +186,13 @@ def test_pods_not_yet_at_their_agent_are_not_the_agents_failure() -> None:
     (finding,) = findings(with_pods(unscheduled, queued, terminating, pulling))
     assert finding.summary.startswith("1 pod(s)")
     assert finding.details[0].startswith("default/pull: vault-agent-init waiting (ImagePullBackOff)")
+
+
+def test_a_stuck_pod_whose_log_could_not_be_read_says_so() -> None:
+    unread = dataclasses.replace(
+        stuck("app-1"), log=AgentLog(source="GET pods/app-1/log", at=AT, error="pods/log is forbidden")
+    )
+    unfetched = dataclasses.replace(stuck("app-2"), log=None)
+    (finding,) = findings(with_pods(unread, unfetched))
+    assert finding.details[0].endswith("its agent's log could not be read (pods/log is forbidden)")
+    assert finding.details[1].endswith("its agent's log was not read")

@@ -329,7 +329,7 @@ def _message_and_error(entry: str) -> tuple[str, str]:
             error = str(json.loads(error))
         except ValueError:
             error = error.strip('"')
-    if ("error=" in entry and not error.strip()) or "error authenticating" in head:
+    if not error.strip() and "error=" in entry:
         error = entry.split("error=", 1)[-1]  # HashiCorp's multi-line `error=` block
     return head, error
 

@@ -12,7 +12,7 @@ No record holds a token: the canary's JWT, Vault tokens and the stored reviewer 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -441,7 +441,6 @@ class Evidence:
     pods: Pods | None = None
     webhook_endpoints: WebhookEndpoints | None = None
     webhook_certificate: WebhookCertificate | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)  # for gatherers' notes; rules ignore it
 
 
 # -- helpers ------------------------------------------------------------------------------------

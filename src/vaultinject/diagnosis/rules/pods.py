@@ -96,6 +96,14 @@ def _canary_cause(evidence: Evidence) -> Cause | None:
     return None if verdict.cause in (Cause.OK, Cause.UNKNOWN) else verdict.cause
 
 
+def _no_verdict(pod: PodEvidence) -> str:
+    if pod.log is None:
+        return "its agent's log was not read"
+    if pod.log.error is not None:
+        return f"its agent's log could not be read ({pod.log.error})"
+    return "no failed login in its agent's log"
+
+
 def _stuck_workload(
     workload: str,
     members: list[PodEvidence],
@@ -112,7 +120,7 @@ def _stuck_workload(
         verdict = classify_log(pod.log.lines) if pod.log is not None and pod.log.known else None
         if verdict is None:
             causes["unknown"] += 1
-            lines.append(f"{pod.namespace}/{pod.name}: {how}; no failed login in its agent's log")
+            lines.append(f"{pod.namespace}/{pod.name}: {how}; {_no_verdict(pod)}")
         else:
             causes[verdict.classification.cause.value] += 1
             lines.append(
