@@ -102,3 +102,32 @@ def test_the_vault_setup_planner_is_pure(path: Path) -> None:
     assert not _third_party(imports)
     assert _ours(imports) <= {f"vaultinject.setup.{name.removesuffix('.py')}" for name in PLANNER}
     assert not {"os", "socket", "subprocess", "pathlib", "asyncio"} & {name.split(".")[0] for name in imports}
+
+
+DIAGNOSIS_MAY_IMPORT = ("vaultinject.diagnosis", "vaultinject.spec", "vaultinject.vault.errors")
+IMPURE = {"os", "socket", "subprocess", "pathlib", "asyncio", "time", "ssl", "http", "urllib", "threading"}
+CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
+
+
+def _pure_diagnosis_modules() -> list[Path]:
+    """The engine, its evidence, classifier and rules; a gathering layer (`diagnosis/gather*`) does I/O."""
+    return [
+        path
+        for path in _modules("diagnosis")
+        if not path.relative_to(PACKAGE / "diagnosis").parts[0].startswith("gather")
+    ]
+
+
+@pytest.mark.parametrize("path", _pure_diagnosis_modules(), ids=_module_name)
+def test_the_diagnosis_engine_is_pure(path: Path) -> None:
+    """Evidence in, findings out: the standard library, spec and Vault's error types; no I/O, no clock."""
+    imports = _imports(path)
+    assert not _third_party(imports)
+    assert [name for name in _ours(imports) if not _within(name, DIAGNOSIS_MAY_IMPORT)] == []
+    assert not IMPURE & {name.split(".")[0] for name in imports}
+    calls = {
+        node.func.attr
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert not calls & CLOCK_READS
