@@ -131,3 +131,14 @@ def test_the_diagnosis_engine_is_pure(path: Path) -> None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
     }
     assert not calls & CLOCK_READS
+
+
+@pytest.mark.parametrize(
+    "path", [PACKAGE / "heal" / n for n in ("decide.py", "recovery.py")], ids=_module_name
+)
+def test_heals_decisions_are_pure(path: Path) -> None:
+    """What heal may do and which pods it recovers: the diagnosis engine's types only, no I/O."""
+    imports = _imports(path)
+    assert not _third_party(imports)
+    assert [name for name in _ours(imports) if not _within(name, ("vaultinject.diagnosis",))] == []
+    assert not IMPURE & {name.split(".")[0] for name in imports}

@@ -115,8 +115,10 @@ def pod_json(
     agent_state: dict[str, Any] | None = None,
     restarts: int = 0,
     started: bool | None = None,
+    ours: bool = True,
 ) -> dict[str, Any]:
-    """A Pod object as the API server returns it; `agent` is init, native, or None (not injected)."""
+    """A Pod object as the API server returns it; `agent` is init, native, or None (not injected);
+    `ours`: injected by vaultinject, else by HashiCorp's injector (same container names)."""
     created = NOW - age
     annotations = {"vault.hashicorp.com/agent-inject": "true"} if opted_in else {}
     metadata: dict[str, Any] = {
@@ -137,6 +139,7 @@ def pod_json(
         container: dict[str, Any] = {"name": "vault-agent-init", "image": "vaultinject"}
         if agent == "native":
             container = {"name": "vault-agent", "image": "vaultinject", "restartPolicy": "Always"}
+        container["command"] = ["vaultinject-agent"] if ours else ["/bin/sh", "-ec"]
         spec["initContainers"].append(container)
         state = agent_state or {"running": {"startedAt": stamp(created + 1)}}
         entry: dict[str, Any] = {"name": container["name"], "state": state, "restartCount": restarts}

@@ -70,8 +70,11 @@ def add_kube_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--context", help="kubeconfig context (default: its current context)")
 
 
-def vault_settings(arguments: argparse.Namespace, environ: dict[str, str] | None = None) -> VaultSettings:
-    """The Vault connection from flags, then the environment; raises ConnectionOptionError."""
+def vault_settings(
+    arguments: argparse.Namespace, environ: dict[str, str] | None = None, *, token_required: bool = True
+) -> VaultSettings:
+    """The Vault connection from flags, then the environment; raises ConnectionOptionError. Without
+    `token_required`, no token at all gives an empty one (a file that cannot be read is still an error)."""
     env = dict(os.environ if environ is None else environ)
     address = arguments.vault_addr or env.get("VAULT_ADDR") or DEFAULT_VAULT_ADDR
     if not address.startswith(("http://", "https://")):
@@ -80,10 +83,10 @@ def vault_settings(arguments: argparse.Namespace, environ: dict[str, str] | None
     if ca_file and not Path(ca_file).is_file():
         raise ConnectionOptionError(f"Vault CA file {ca_file} does not exist (--vault-cacert / VAULT_CACERT)")
     namespace = arguments.vault_enterprise_namespace or env.get("VAULT_NAMESPACE") or None
-    return VaultSettings(address, _token(arguments.vault_token_file, env), ca_file, namespace)
+    return VaultSettings(address, _token(arguments.vault_token_file, env, token_required), ca_file, namespace)
 
 
-def _token(token_file: str | None, env: dict[str, str]) -> str:
+def _token(token_file: str | None, env: dict[str, str], required: bool = True) -> str:
     if token_file:
         return _read_token(Path(token_file), "--vault-token-file")
     if env.get("VAULT_TOKEN"):
@@ -91,6 +94,8 @@ def _token(token_file: str | None, env: dict[str, str]) -> str:
     default = Path(env.get("HOME", "~")).expanduser() / ".vault-token"
     if default.is_file():
         return _read_token(default, "~/.vault-token")
+    if not required:
+        return ""
     raise ConnectionOptionError(
         "no Vault token: set VAULT_TOKEN, pass --vault-token-file FILE, or log in with `vault login` "
         "(~/.vault-token)"

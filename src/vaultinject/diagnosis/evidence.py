@@ -24,6 +24,7 @@ STATUS_ANNOTATION = vault_key("agent-inject-status")
 INIT_AGENT = "vault-agent-init"  # upstream's names, kept by our injector
 SIDECAR_AGENT = "vault-agent"
 AGENT_CONTAINERS = (INIT_AGENT, SIDECAR_AGENT)
+OUR_AGENT_COMMAND = ("vaultinject-agent",)  # the injector's AGENT_COMMAND (diagnosis may not import it)
 QUEUED_REASONS = frozenset({"", "PodInitializing", "ContainerCreating"})  # waiting its turn, not failing
 
 Json = Mapping[str, Any]
@@ -305,6 +306,7 @@ class AgentContainer:
     exit_code: int | None = None
     restart_count: int = 0
     started: bool | None = None
+    ours: bool = False  # vaultinject's agent (its command), not another injector's container of that name
 
     @property
     def finished(self) -> bool:
@@ -353,6 +355,11 @@ class PodEvidence:
     injected: bool = False
     agents: tuple[AgentContainer, ...] = ()
     log: AgentLog | None = None
+
+    @property
+    def ours(self) -> bool:
+        """Injected by vaultinject (not by HashiCorp's injector, whose containers have the same names)."""
+        return any(agent.ours for agent in self.agents)
 
     @property
     def workload(self) -> str:
@@ -499,13 +506,14 @@ def _agents(spec: Json, status: Json) -> tuple[AgentContainer, ...]:
                 kind = "sidecar"
             else:
                 kind = "native" if container.get("restartPolicy") == "Always" else "init"
-            found.append(_agent(str(name), kind, statuses.get(str(name))))
+            ours = container.get("command") == list(OUR_AGENT_COMMAND)
+            found.append(_agent(str(name), kind, statuses.get(str(name)), ours))
     return tuple(found)
 
 
-def _agent(name: str, kind: str, status: Json | None) -> AgentContainer:
+def _agent(name: str, kind: str, status: Json | None, ours: bool) -> AgentContainer:
     if status is None:
-        return AgentContainer(name=name, kind=kind)
+        return AgentContainer(name=name, kind=kind, ours=ours)
     state = status.get("state") or {}
     for state_name in ("terminated", "running", "waiting"):
         detail = state.get(state_name)
@@ -524,6 +532,7 @@ def _agent(name: str, kind: str, status: Json | None) -> AgentContainer:
         exit_code=exit_code if isinstance(exit_code, int) else None,
         restart_count=int(status.get("restartCount") or 0),
         started=_bool(status.get("started")),
+        ours=ours,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vaultinject.diagnosis.classify import Cause, classify_login, heal_may_act
+from vaultinject.diagnosis.classify import Cause, Classification, classify_login, heal_may_act
 from vaultinject.diagnosis.evidence import Evidence
 from vaultinject.diagnosis.findings import Area, Severity
 from vaultinject.diagnosis.rules.base import (
@@ -60,18 +60,28 @@ def fix_for(cause: Cause) -> tuple[str, str]:
     return FIXES.get(cause, ("read the evidence; the cause is not one I can pin down", ""))
 
 
-@rule(Area.CANARY)
-def canary_login(evidence: Evidence, _context: Context) -> Iterator[Verdict]:
+def classify_canary(evidence: Evidence) -> Classification | None:
+    """Why the canary login failed (or Cause.OK), from every answer gathered; None without a canary."""
     canary = evidence.canary
     if canary is None:
-        yield unknown("the canary login: not gathered")
-        return
+        return None
     delegator = evidence.auth_delegator
     may_review = delegator.allowed if delegator is not None and delegator.known else None
     config = evidence.auth_config
     stored = config.token_reviewer_jwt_set if config is not None and config.known else None
-    verdict = classify_login(canary.login, canary.review, vault_may_review=may_review, reviewer_stored=stored)
-    observed = refs(canary.login, canary.review, delegator if may_review is False else None)
+    return classify_login(canary.login, canary.review, vault_may_review=may_review, reviewer_stored=stored)
+
+
+@rule(Area.CANARY)
+def canary_login(evidence: Evidence, _context: Context) -> Iterator[Verdict]:
+    canary = evidence.canary
+    verdict = classify_canary(evidence)
+    if canary is None or verdict is None:
+        yield unknown("the canary login: not gathered")
+        return
+    delegator = evidence.auth_delegator
+    refused = delegator is not None and delegator.known and delegator.allowed is False
+    observed = refs(canary.login, canary.review, delegator if refused else None)
     if verdict.cause is Cause.OK:
         yield ok(f"the canary login with role {canary.role} succeeds", canary.login, canary.review)
         return
