@@ -77,10 +77,11 @@ class Demo:
     def kubectl(self, *args: str, stdin: str = "") -> str:
         return run("kubectl", *args, stdin=stdin, env=self.env)
 
-    def start_lab(self) -> None:
+    def start_lab(self, *flags: str) -> None:
+        """`flags`: more `lab up` flags (the drills' short node timers)."""
         step("start a lab cluster (3 nodes) with Vault in it: vaultinject lab up --vault --detach")
         output = vaultinject(
-            "lab", "up", "--nodes", "3", "--vault", "--detach", "--data-dir", str(self.data_dir)
+            "lab", "up", "--nodes", "3", "--vault", "--detach", "--data-dir", str(self.data_dir), *flags
         )
         for line in output.splitlines():
             show(line)

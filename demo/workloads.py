@@ -82,10 +82,11 @@ def scale_vault(demo: Demo, replicas: int) -> None:
     wait(f"Vault at {replicas} replica(s)", settled, timeout=60)
 
 
-def prepare(demo: Demo, webhook_env: dict[str, str] | None = None) -> None:
-    """The demo's cluster up to the app: lab and Vault, secrets, vault-setup, the webhook (its container
-    given `webhook_env`), and namespace `shop` labelled for injection with the app's service account."""
-    demo.start_lab()
+def prepare(demo: Demo, webhook_env: dict[str, str] | None = None, lab_flags: tuple[str, ...] = ()) -> None:
+    """The demo's cluster up to the app: lab (`lab up` given `lab_flags`) and Vault, secrets, vault-setup,
+    the webhook (its container given `webhook_env`), and namespace `shop` labelled for injection with the
+    app's service account."""
+    demo.start_lab(*lab_flags)
     demo.prepare_vault()
     demo.setup_vault()
     demo.install(webhook_env)

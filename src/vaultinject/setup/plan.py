@@ -260,12 +260,7 @@ def _in_cluster_steps(
     _auth_delegator(options, evidence.vault_can_review, account, steps, refusals)
     config = evidence.config
     host = _current_host(options, config, DEFAULT_IN_CLUSTER_HOST)
-    intended: dict[str, Any] = {
-        "kubernetes_host": host,
-        "kubernetes_ca_cert": "",
-        "disable_local_ca_jwt": False,
-        **_kept(config),
-    }
+    intended = in_cluster_config(config, host)
     reasons = _in_cluster_reasons(config, host)
     if not reasons:
         notes.append(
@@ -285,6 +280,19 @@ def _in_cluster_steps(
             VaultWrite(f"auth/{options.mount_path}/config", intended),
         )
     )
+
+
+def in_cluster_config(config: Mapping[str, Any] | None, host: str | None = None) -> dict[str, Any]:
+    """The whole config of a Vault in the cluster: `host` (else the current one, else the in-cluster
+    Service), no stored reviewer token (absent, which clears one) and no stored CA, Vault's own pod
+    token in use, and the fields set on purpose kept as read (a write resets what it leaves out)."""
+    current = str((config or {}).get("kubernetes_host") or DEFAULT_IN_CLUSTER_HOST)
+    return {
+        "kubernetes_host": host or current,
+        "kubernetes_ca_cert": "",
+        "disable_local_ca_jwt": False,
+        **_kept(config),
+    }
 
 
 def _in_cluster_reasons(config: Mapping[str, Any] | None, host: str) -> list[str]:
