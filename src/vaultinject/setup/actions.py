@@ -50,6 +50,43 @@ class KubeCreate:
 
 
 Action = VaultWrite | KubeCreate
+MANAGED = {"app.kubernetes.io/managed-by": "vaultinject"}
+
+
+def create_namespace(name: str) -> KubeCreate:
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": MANAGED}}
+    return KubeCreate("Namespace", name, body)
+
+
+def create_service_account(namespace: str, name: str) -> KubeCreate:
+    metadata = {"name": name, "namespace": namespace, "labels": MANAGED}
+    return KubeCreate(
+        "ServiceAccount",
+        name,
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata},
+        namespace,
+    )
+
+
+def differences(current: Mapping[str, Any] | None, wanted: Mapping[str, Any]) -> list[str]:
+    """How `current` (as Vault returns it; None: absent) differs from the `wanted` body: lists compared
+    as sets of their trimmed texts (PEM blocks too), and an unset field equal to an empty wanted one."""
+    if current is None:
+        return ["it does not exist"]
+    found = []
+    for name, value in wanted.items():
+        have = current.get(name)
+        if isinstance(value, list):
+            same = sorted(map(_normal, have or [])) == sorted(map(_normal, value))
+        else:
+            same = have == value or (value in ("", 0, False) and not have)
+        if not same:
+            found.append(f"{name} is {have!r}, wanted {value!r}")
+    return found
+
+
+def _normal(value: Any) -> str:
+    return "\n".join(line.strip() for line in str(value).strip().splitlines())
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaultinject.setup.actions import KubeCreate, Refusal, Step, VaultWrite
-
-MANAGED = {"app.kubernetes.io/managed-by": "vaultinject"}
+from vaultinject.setup.actions import (
+    Refusal,
+    Step,
+    VaultWrite,
+    create_namespace,
+    create_service_account,
+    differences,
+)
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ def _jwt_steps(
             )
         )
     config = {"jwt_validation_pubkeys": list(evidence.signing_keys), "bound_issuer": evidence.issuer}
-    if _differs(evidence.jwt_config, config):
+    if differences(evidence.jwt_config, config):
         steps.append(
             Step(
                 f"write auth/{path}/config with the cluster's {len(evidence.signing_keys)} service-account "
@@ -152,7 +157,7 @@ def _jwt_steps(
         "token_ttl": access.token_ttl,
         "token_max_ttl": access.token_ttl,
     }
-    if _differs(evidence.healer_role, role):
+    if differences(evidence.healer_role, role):
         steps.append(
             Step(
                 f"write role {access.healer_role} on auth/{path}/ for {access.healer_subject} (audience "
@@ -171,24 +176,17 @@ def _canary_steps(access: HealerAccess, mount: str, evidence: HealerEvidence, st
             Step(
                 f"create namespace {namespace}",
                 "the canary's service account lives there",
-                KubeCreate("Namespace", namespace, {"apiVersion": "v1", "kind": "Namespace",
-                                                    "metadata": {"name": namespace, "labels": MANAGED}}),
+                create_namespace(namespace),
             )
-        )  # fmt: skip
+        )
     if not evidence.canary_account_exists:
         steps.append(
             Step(
                 f"create service account {namespace}/{account} for canary logins",
                 "doctor and the healer log in as it to test Kubernetes auth end to end",
-                KubeCreate(
-                    "ServiceAccount",
-                    account,
-                    {"apiVersion": "v1", "kind": "ServiceAccount",
-                     "metadata": {"name": account, "namespace": namespace, "labels": MANAGED}},
-                    namespace,
-                ),
+                create_service_account(namespace, account),
             )
-        )  # fmt: skip
+        )
     role = {
         "bound_service_account_names": [account],
         "bound_service_account_namespaces": [namespace],
@@ -197,7 +195,7 @@ def _canary_steps(access: HealerAccess, mount: str, evidence: HealerEvidence, st
         "token_ttl": 60,
         "token_max_ttl": 60,
     }
-    if _differs(evidence.canary_role, role):
+    if differences(evidence.canary_role, role):
         steps.append(
             Step(
                 f"write role {access.canary_role} on auth/{mount}/ for {namespace}/{account} with no policy",
@@ -207,20 +205,3 @@ def _canary_steps(access: HealerAccess, mount: str, evidence: HealerEvidence, st
                 ),
             )
         )
-
-
-def _differs(current: Mapping[str, Any] | None, wanted: Mapping[str, Any]) -> bool:
-    if current is None:
-        return True
-    for name, value in wanted.items():
-        have = current.get(name)
-        if isinstance(value, list):
-            if sorted(map(_normal, have or [])) != sorted(map(_normal, value)):
-                return True
-        elif have != value and not (value in ("", 0, False) and not have):
-            return True
-    return False
-
-
-def _normal(value: Any) -> str:
-    return "\n".join(line.strip() for line in str(value).strip().splitlines())

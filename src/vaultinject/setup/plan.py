@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vaultinject.setup.actions import (
+    MANAGED,
     FromSecret,
     KubeCreate,
     Refusal,
     Step,
     VaultWrite,
     action_json,
+    create_namespace,
+    create_service_account,
+    differences,
 )
 from vaultinject.setup.healer_access import HealerAccess, HealerEvidence, healer_steps
 
@@ -379,7 +383,7 @@ def auth_delegator_binding(name: str, namespace: str, service_account: str) -> d
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "vaultinject"}},
+        "metadata": {"name": name, "labels": MANAGED},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": AUTH_DELEGATOR},
         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
     }
@@ -391,31 +395,23 @@ def _outside_steps(
     reviewer = evidence.reviewer
     namespace, account = options.reviewer_namespace, options.reviewer_service_account
     secret = options.reviewer_secret
-    labels = {"app.kubernetes.io/managed-by": "vaultinject"}
     if not reviewer.namespace_exists:
         steps.append(
             Step(
                 f"create namespace {namespace}",
                 "the reviewer service account lives there",
-                KubeCreate("Namespace", namespace, {"apiVersion": "v1", "kind": "Namespace",
-                                                    "metadata": {"name": namespace, "labels": labels}}),
+                create_namespace(namespace),
             )
-        )  # fmt: skip
+        )
     if not reviewer.service_account_exists:
         steps.append(
             Step(
                 f"create service account {namespace}/{account} for Vault's TokenReview calls",
                 "Vault runs outside the cluster, so it has no pod token of its own: it needs a dedicated "
                 "reviewer identity",
-                KubeCreate(
-                    "ServiceAccount",
-                    account,
-                    {"apiVersion": "v1", "kind": "ServiceAccount",
-                     "metadata": {"name": account, "namespace": namespace, "labels": labels}},
-                    namespace,
-                ),
+                create_service_account(namespace, account),
             )
-        )  # fmt: skip
+        )
     if not reviewer.binding_exists:
         _auth_delegator(
             options, reviewer.can_review, f"{namespace}/{account}", steps, refusals, create_binding=True
@@ -437,7 +433,7 @@ def _outside_steps(
                         "metadata": {
                             "name": secret,
                             "namespace": namespace,
-                            "labels": labels,
+                            "labels": MANAGED,
                             "annotations": {"kubernetes.io/service-account.name": account},
                         },
                     },
@@ -529,15 +525,15 @@ def _role_steps(options: Options, evidence: Evidence, steps: list[Step], notes: 
         if role.audience is not None:
             body["audience"] = role.audience
         current = evidence.roles.get(role.name)
-        differences = _role_differences(current, body)
-        if not differences:
+        changes = ["the role does not exist"] if current is None else differences(current, body)
+        if not changes:
             continue
         bound = f"{','.join(role.namespaces)}/{','.join(role.service_accounts)}"
         steps.append(
             Step(
                 f"write role {role.name} on auth/{options.mount_path}/ for service accounts {bound} with "
                 f"policies {','.join(role.policies) or '(default only)'}",
-                "; ".join(differences),
+                "; ".join(changes),
                 VaultWrite(
                     f"auth/{options.mount_path}/role/{role.name}", body, capabilities=("create", "update")
                 ),
@@ -548,21 +544,6 @@ def _role_steps(options: Options, evidence: Evidence, steps: list[Step], notes: 
                 f"role {role.name} has no audience: any token of the bound service accounts is accepted; "
                 "--audience vault (with vaultinject.io/token-audience: vault on the pods) narrows it"
             )
-
-
-def _role_differences(current: Mapping[str, Any] | None, body: Mapping[str, Any]) -> list[str]:
-    if current is None:
-        return ["the role does not exist"]
-    differences = []
-    for name, wanted in body.items():
-        have = current.get(name)
-        if isinstance(wanted, list):
-            same = sorted(map(str, have or [])) == sorted(map(str, wanted))
-        else:
-            same = have == wanted
-        if not same:
-            differences.append(f"{name} is {have!r}, wanted {wanted!r}")
-    return differences
 
 
 def read_only_policy(role: str, paths: tuple[str, ...]) -> str:
